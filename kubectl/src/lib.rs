@@ -1,0 +1,1 @@
+//! kubectl: work in progress, see its issue.

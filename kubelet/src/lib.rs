@@ -1,0 +1,1 @@
+//! kubelet: work in progress, see its issue.
