@@ -1,0 +1,43 @@
+//! The table of served kinds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Kind, Typed};
+
+/// Every kind the server serves, by (group, plural).
+#[derive(Clone)]
+pub struct Kinds {
+    by_resource: HashMap<(String, String), Arc<dyn Kind>>,
+    order: Vec<Arc<dyn Kind>>,
+}
+
+impl Kinds {
+    /// The kinds of this server.
+    pub fn new() -> Self {
+        let mut k = Kinds { by_resource: HashMap::new(), order: Vec::new() };
+        k.add(Typed(super::configmap::ConfigMapStrategy));
+        k
+    }
+
+    fn add(&mut self, kind: impl Kind) {
+        let kind: Arc<dyn Kind> = Arc::new(kind);
+        let info = kind.info();
+        self.by_resource.insert((info.group.to_string(), info.plural.to_string()), kind.clone());
+        self.order.push(kind);
+    }
+
+    pub fn get(&self, group: &str, plural: &str) -> Option<&Arc<dyn Kind>> {
+        self.by_resource.get(&(group.to_string(), plural.to_string()))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Kind>> {
+        self.order.iter()
+    }
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,221 @@
+//! Per-kind behaviour: one strategy per resource (upstream's `rest.RESTCreateStrategy`
+//! and friends), and the table of every kind the server serves.
+//!
+//! A [`Strategy`] works on the typed k8s-openapi object: defaulting, create-time
+//! resets, validation, immutable fields, selectable fields. Generic object
+//! handling that is the same for every kind (metadata, uid, generateName,
+//! generation, the spec/status split, deletion) lives in `crate::store`.
+
+pub mod field;
+pub mod configmap;
+pub mod kinds;
+mod strict;
+pub mod validation;
+
+use std::collections::BTreeMap;
+
+use client::ApiError;
+use serde_json::Value;
+
+pub use field::{ErrorList, FieldError, Path};
+pub use kinds::Kinds;
+
+/// How `metadata.name` of a kind is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// RFC 1123 subdomain (most kinds).
+    Subdomain,
+    /// RFC 1123 label (Namespace, Service).
+    Label,
+    /// RFC 1035 label (Service: must start with a letter).
+    Rfc1035Label,
+    /// Any path segment name (Node, Event, ...: no "/" or "%", not "." or "..").
+    PathSegment,
+}
+
+/// What discovery says about a kind, and how the generic store treats it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceInfo {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Subresources served: "status", "scale", "binding".
+    pub subresources: &'static [&'static str],
+    pub name_rule: NameRule,
+    /// Whether `metadata.generation` is set on create and bumped on spec changes.
+    pub tracks_generation: bool,
+}
+
+impl ResourceInfo {
+    pub fn has_status(&self) -> bool {
+        self.subresources.contains(&"status")
+    }
+    /// "apps/v1" or "v1".
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+    /// "deployments.apps" or "pods": how upstream names the resource in messages.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+}
+
+/// Fields a field selector can match on, beyond metadata.name/namespace.
+pub type Fields = BTreeMap<String, String>;
+
+/// Upstream's per-kind strategy, on the typed object.
+pub trait Strategy: Send + Sync + 'static {
+    type Object: client::Resource;
+
+    const INFO: ResourceInfo;
+
+    /// Upstream's defaulting (SetDefaults_*), applied to every object written
+    /// (create, update, patch), as upstream defaults on every decode.
+    fn default(&self, _obj: &mut Self::Object) {}
+
+    /// Resets on create (e.g. status cleared, pod phase Pending).
+    fn prepare_for_create(&self, _obj: &mut Self::Object) {}
+
+    /// Adjustments on update before validation (the generic store has
+    /// already kept the old status for kinds with a status subresource).
+    fn prepare_for_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
+
+    /// Validation of the whole object (metadata name rules and labels are
+    /// checked by the generic store).
+    fn validate(&self, _obj: &Self::Object) -> ErrorList {
+        Vec::new()
+    }
+
+    /// Validation of an update: by default the new object must be valid;
+    /// kinds with immutable fields add their checks.
+    fn validate_update(&self, new: &Self::Object, _old: &Self::Object) -> ErrorList {
+        self.validate(new)
+    }
+
+    /// Validation of a status update (the generic store has already kept
+    /// the old spec and metadata).
+    fn validate_status_update(&self, _new: &Self::Object, _old: &Self::Object) -> ErrorList {
+        Vec::new()
+    }
+
+    /// Selectable fields (e.g. pods: spec.nodeName, status.phase).
+    fn fields(&self, _obj: &Self::Object, _out: &mut Fields) {}
+}
+
+/// What the generic store asks of a kind, on JSON: the dyn-safe face of a
+/// [`Strategy`].
+pub trait Kind: Send + Sync + 'static {
+    fn info(&self) -> &ResourceInfo;
+    /// Strict decode, default, create-time resets, validate.
+    fn admit_create(&self, obj: Value) -> Result<Value, ApiError>;
+    /// Strict decode, default, validate against the old object.
+    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, ApiError>;
+    /// Validates a status update (new already carries the old spec).
+    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError>;
+    /// Selectable fields of a stored object (plus metadata.name/namespace).
+    fn fields(&self, obj: &Value) -> Fields;
+}
+
+/// Adapts a typed [`Strategy`] to [`Kind`].
+pub struct Typed<S>(pub S);
+
+impl<S: Strategy> Typed<S> {
+    fn decode(&self, v: Value) -> Result<S::Object, ApiError> {
+        strict::decode::<S::Object>(v)
+    }
+
+    fn encode(obj: &S::Object) -> Result<Value, ApiError> {
+        serde_json::to_value(obj).map_err(|e| ApiError::new(500, "InternalError", format!("encoding object: {e}")))
+    }
+
+    fn check(&self, obj: &S::Object, errs: ErrorList) -> Result<(), ApiError> {
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let name = k8s_openapi::Metadata::metadata(obj).name.clone().unwrap_or_default();
+        Err(invalid(&S::INFO, &name, errs))
+    }
+}
+
+impl<S: Strategy> Kind for Typed<S> {
+    fn info(&self) -> &ResourceInfo {
+        &S::INFO
+    }
+
+    fn admit_create(&self, v: Value) -> Result<Value, ApiError> {
+        let mut obj = self.decode(v)?;
+        self.0.default(&mut obj);
+        self.0.prepare_for_create(&mut obj);
+        let mut errs = validation::validate_object_meta(k8s_openapi::Metadata::metadata(&obj), &S::INFO);
+        errs.extend(self.0.validate(&obj));
+        self.check(&obj, errs)?;
+        Self::encode(&obj)
+    }
+
+    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
+        let mut obj = self.decode(new)?;
+        let old: S::Object = serde_json::from_value(old.clone())
+            .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;
+        self.0.default(&mut obj);
+        self.0.prepare_for_update(&mut obj, &old);
+        let mut errs = validation::validate_object_meta_update(
+            k8s_openapi::Metadata::metadata(&obj),
+            k8s_openapi::Metadata::metadata(&old),
+            &S::INFO,
+        );
+        errs.extend(self.0.validate_update(&obj, &old));
+        self.check(&obj, errs)?;
+        Self::encode(&obj)
+    }
+
+    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
+        let obj = self.decode(new)?;
+        let old: S::Object = serde_json::from_value(old.clone())
+            .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;
+        let errs = self.0.validate_status_update(&obj, &old);
+        self.check(&obj, errs)?;
+        Self::encode(&obj)
+    }
+
+    fn fields(&self, v: &Value) -> Fields {
+        let mut out = Fields::new();
+        if let Ok(obj) = serde_json::from_value::<S::Object>(v.clone()) {
+            self.0.fields(&obj, &mut out);
+        }
+        out
+    }
+}
+
+/// Upstream's Invalid status: `Pod "x" is invalid: [a: ..., b: ...]`.
+pub fn invalid(info: &ResourceInfo, name: &str, errs: ErrorList) -> ApiError {
+    use proto::v1::{StatusCause, StatusDetails};
+    let joined = if errs.len() == 1 {
+        errs[0].to_string()
+    } else {
+        format!("[{}]", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+    };
+    let causes = errs
+        .iter()
+        .map(|e| StatusCause { reason: e.reason().into(), message: e.body(), field: e.field.to_string() })
+        .collect();
+    ApiError::new(422, "Invalid", format!("{} {:?} is invalid: {}", info.kind, name, joined)).with_details(StatusDetails {
+        name: name.into(),
+        group: info.group.into(),
+        kind: info.kind.into(),
+        causes,
+        ..Default::default()
+    })
+}

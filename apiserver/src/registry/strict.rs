@@ -1,0 +1,62 @@
+//! Strict decoding: upstream rejects unknown fields
+//! (`strict decoding error: unknown field "spec.containers[0].images"`),
+//! while serde (and k8s-openapi) silently drop them.
+
+use client::ApiError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Decodes `v` as `T`, failing with BadRequest on the first unknown fields.
+pub fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    let mut unknown = Vec::new();
+    let obj: T = serde_ignored::deserialize(v, |path| unknown.push(render(&path)))
+        .map_err(|e| ApiError::new(400, "BadRequest", format!("error decoding object: {e}")))?;
+    if unknown.is_empty() {
+        return Ok(obj);
+    }
+    let fields: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
+    Err(ApiError::new(400, "BadRequest", format!("strict decoding error: {}", fields.join(", "))))
+}
+
+/// `spec.?.containers.?.0.images` (serde_ignored's path) -> `spec.containers[0].images`.
+fn render(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => String::new(),
+        P::Seq { parent, index } => format!("{}[{}]", render(parent), index),
+        P::Map { parent, key } => {
+            let p = render(parent);
+            if p.is_empty() {
+                key.to_string()
+            } else {
+                format!("{p}.{key}")
+            }
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => render(parent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let v = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "images": "busybox"}]}
+        });
+        let err = decode::<Pod>(v).unwrap_err();
+        assert_eq!(err.0.reason, "BadRequest");
+        assert_eq!(err.0.message, r#"strict decoding error: unknown field "spec.containers[0].images""#);
+    }
+
+    #[test]
+    fn known_fields_decode() {
+        let v = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let p: Pod = decode(v).unwrap();
+        assert_eq!(p.spec.unwrap().containers[0].image.as_deref(), Some("busybox"));
+    }
+}

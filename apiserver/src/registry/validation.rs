@@ -1,0 +1,269 @@
+//! Validation shared by every kind: names, labels, annotations, metadata
+//! updates (upstream's apimachinery validation and ValidateObjectMeta).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo};
+
+const DNS1123_LABEL_MAX: usize = 63;
+const DNS1123_SUBDOMAIN_MAX: usize = 253;
+const TOTAL_ANNOTATION_SIZE: usize = 256 * 1024;
+
+fn is_alnum_lower(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// RFC 1123 label: problems, as upstream words them (empty if valid).
+pub fn dns1123_label(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > DNS1123_LABEL_MAX {
+        errs.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+    }
+    let ok = !v.is_empty()
+        && v.chars().all(|c| is_alnum_lower(c) || c == '-')
+        && v.starts_with(is_alnum_lower)
+        && v.ends_with(is_alnum_lower);
+    if !ok {
+        errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    errs
+}
+
+/// RFC 1035 label (starts with a letter).
+pub fn dns1035_label(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > DNS1123_LABEL_MAX {
+        errs.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+    }
+    let ok = !v.is_empty()
+        && v.chars().all(|c| is_alnum_lower(c) || c == '-')
+        && v.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.ends_with(is_alnum_lower);
+    if !ok {
+        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    errs
+}
+
+/// RFC 1123 subdomain.
+pub fn dns1123_subdomain(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > DNS1123_SUBDOMAIN_MAX {
+        errs.push(format!("must be no more than {DNS1123_SUBDOMAIN_MAX} characters"));
+    }
+    let ok = !v.is_empty()
+        && v.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| is_alnum_lower(c) || c == '-')
+                && part.starts_with(is_alnum_lower)
+                && part.ends_with(is_alnum_lower)
+        });
+    if !ok {
+        errs.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
+    }
+    errs
+}
+
+/// A path segment name (upstream's path.IsValidPathSegmentName).
+pub fn path_segment(v: &str) -> Vec<String> {
+    if v == "." || v == ".." {
+        return vec![format!("may not be '{v}'")];
+    }
+    let mut errs = Vec::new();
+    for bad in ["/", "%"] {
+        if v.contains(bad) {
+            errs.push(format!("may not contain '{bad}'"));
+        }
+    }
+    errs
+}
+
+fn name_errors(rule: NameRule, v: &str) -> Vec<String> {
+    match rule {
+        NameRule::Subdomain => dns1123_subdomain(v),
+        NameRule::Label => dns1123_label(v),
+        NameRule::Rfc1035Label => dns1035_label(v),
+        NameRule::PathSegment => path_segment(v),
+    }
+}
+
+/// A qualified name (label keys, annotation keys, finalizers): `[prefix/]name`.
+pub fn qualified_name(v: &str) -> Vec<String> {
+    const MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    let (prefix, name) = match v.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, v),
+    };
+    let mut errs = Vec::new();
+    if let Some(p) = prefix {
+        if p.is_empty() {
+            errs.push("prefix part must be non-empty".to_string());
+        } else {
+            errs.extend(dns1123_subdomain(p).into_iter().map(|e| format!("prefix part {e}")));
+        }
+        if name.contains('/') {
+            return vec!["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".into()];
+        }
+    }
+    if name.is_empty() {
+        errs.push("name part must be non-empty".into());
+    } else {
+        if name.len() > 63 {
+            errs.push("name part must be no more than 63 characters".into());
+        }
+        let ok = name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !ok {
+            errs.push(MSG.into());
+        }
+    }
+    errs
+}
+
+/// A label value: empty, or up to 63 chars of [A-Za-z0-9-_.] starting and ending alphanumeric.
+pub fn label_value(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push("must be no more than 63 characters".into());
+    }
+    let ok = v.is_empty()
+        || (v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric()));
+    if !ok {
+        errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
+    }
+    errs
+}
+
+/// Labels: keys are qualified names, values label values.
+pub fn validate_labels(labels: &std::collections::BTreeMap<String, String>, path: &Path) -> ErrorList {
+    let mut errs = Vec::new();
+    for (k, v) in labels {
+        for e in qualified_name(k) {
+            errs.push(FieldError::invalid(path, k, &e));
+        }
+        for e in label_value(v) {
+            errs.push(FieldError::invalid(&path.key(k), v, &e));
+        }
+    }
+    errs
+}
+
+/// Metadata of a new object.
+pub fn validate_object_meta(meta: &ObjectMeta, info: &ResourceInfo) -> ErrorList {
+    let path = Path::new("metadata");
+    let mut errs = Vec::new();
+    match meta.name.as_deref() {
+        None | Some("") => errs.push(FieldError::required(&path.child("name"), "name or generateName is required")),
+        Some(name) => {
+            for e in name_errors(info.name_rule, name) {
+                errs.push(FieldError::invalid(&path.child("name"), name, &e));
+            }
+        }
+    }
+    if info.namespaced {
+        match meta.namespace.as_deref() {
+            None | Some("") => errs.push(FieldError::required(&path.child("namespace"), "")),
+            Some(ns) => {
+                for e in dns1123_label(ns) {
+                    errs.push(FieldError::invalid(&path.child("namespace"), ns, &e));
+                }
+            }
+        }
+    } else if meta.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+        errs.push(FieldError::forbidden(&path.child("namespace"), "not allowed on this type"));
+    }
+    if let Some(labels) = &meta.labels {
+        errs.extend(validate_labels(labels, &path.child("labels")));
+    }
+    if let Some(ann) = &meta.annotations {
+        let mut total = 0;
+        for (k, v) in ann {
+            for e in qualified_name(k) {
+                errs.push(FieldError::invalid(&path.child("annotations"), k, &e));
+            }
+            total += k.len() + v.len();
+        }
+        if total > TOTAL_ANNOTATION_SIZE {
+            errs.push(FieldError {
+                field: path.child("annotations"),
+                kind: super::field::ErrorType::TooLong { max: TOTAL_ANNOTATION_SIZE },
+                detail: format!("must have at most {TOTAL_ANNOTATION_SIZE} bytes"),
+            });
+        }
+    }
+    if let Some(fins) = &meta.finalizers {
+        for (i, f) in fins.iter().enumerate() {
+            for e in qualified_name(f) {
+                errs.push(FieldError::invalid(&path.child("finalizers").index(i), f, &e));
+            }
+        }
+    }
+    if let Some(owners) = &meta.owner_references {
+        for (i, o) in owners.iter().enumerate() {
+            let p = path.child("ownerReferences").index(i);
+            if o.api_version.is_empty() {
+                errs.push(FieldError::invalid(&p.child("apiVersion"), &o.api_version, "version must not be empty"));
+            }
+            if o.kind.is_empty() {
+                errs.push(FieldError::invalid(&p.child("kind"), &o.kind, "kind must not be empty"));
+            }
+            if o.name.is_empty() {
+                errs.push(FieldError::invalid(&p.child("name"), &o.name, "name must not be empty"));
+            }
+            if o.uid.is_empty() {
+                errs.push(FieldError::invalid(&p.child("uid"), &o.uid, "uid must not be empty"));
+            }
+        }
+        let controllers = owners.iter().filter(|o| o.controller == Some(true)).count();
+        if controllers > 1 {
+            errs.push(FieldError::invalid_raw(
+                &path.child("ownerReferences"),
+                "[...]",
+                "Only one reference can have Controller set to true",
+            ));
+        }
+    }
+    errs
+}
+
+/// Metadata of an updated object: valid, and name/namespace/uid/creationTimestamp unchanged.
+pub fn validate_object_meta_update(new: &ObjectMeta, old: &ObjectMeta, info: &ResourceInfo) -> ErrorList {
+    let path = Path::new("metadata");
+    let mut errs = validate_object_meta(new, info);
+    let immutable = "field is immutable";
+    if new.name != old.name {
+        errs.push(FieldError::invalid(&path.child("name"), new.name.clone().unwrap_or_default(), immutable));
+    }
+    if new.namespace != old.namespace {
+        errs.push(FieldError::invalid(&path.child("namespace"), new.namespace.clone().unwrap_or_default(), immutable));
+    }
+    if new.uid != old.uid {
+        errs.push(FieldError::invalid(&path.child("uid"), new.uid.clone().unwrap_or_default(), immutable));
+    }
+    if new.creation_timestamp != old.creation_timestamp {
+        errs.push(FieldError::invalid(&path.child("creationTimestamp"), "", immutable));
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(dns1123_subdomain("web-1.example").is_empty());
+        assert!(!dns1123_subdomain("Web").is_empty());
+        assert!(!dns1123_subdomain("-a").is_empty());
+        assert!(dns1123_label("default").is_empty());
+        assert!(!dns1123_label("a.b").is_empty());
+        assert!(!dns1035_label("1abc").is_empty());
+        assert!(qualified_name("app.kubernetes.io/name").is_empty());
+        assert!(!qualified_name("bad key").is_empty());
+        assert!(label_value("").is_empty());
+        assert!(!label_value("-x").is_empty());
+    }
+}
