@@ -10,3 +10,10 @@
 //! ```
 
 pub mod registry;
+pub mod storage;
+pub mod watch_cache;
+pub mod selectors;
+pub mod admission;
+pub mod store;
+pub mod grpc;
+pub mod metrics;

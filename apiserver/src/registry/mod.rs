@@ -78,7 +78,7 @@ pub type Fields = BTreeMap<String, String>;
 
 /// Upstream's per-kind strategy, on the typed object.
 pub trait Strategy: Send + Sync + 'static {
-    type Object: client::Resource;
+    type Object: client::Resource + Default;
 
     const INFO: ResourceInfo;
 
@@ -111,7 +111,9 @@ pub trait Strategy: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Selectable fields (e.g. pods: spec.nodeName, status.phase).
+    /// Selectable fields (e.g. pods: spec.nodeName, status.phase). Insert every
+    /// supported field, with "" when unset: the keys produced for a default
+    /// object are the fields a selector may name.
     fn fields(&self, _obj: &Self::Object, _out: &mut Fields) {}
 }
 
@@ -127,6 +129,8 @@ pub trait Kind: Send + Sync + 'static {
     fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError>;
     /// Selectable fields of a stored object (plus metadata.name/namespace).
     fn fields(&self, obj: &Value) -> Fields;
+    /// The field names a field selector may use besides metadata.name/namespace.
+    fn selectable_fields(&self) -> Vec<String>;
 }
 
 /// Adapts a typed [`Strategy`] to [`Kind`].
@@ -188,6 +192,12 @@ impl<S: Strategy> Kind for Typed<S> {
         let errs = self.0.validate_status_update(&obj, &old);
         self.check(&obj, errs)?;
         Self::encode(&obj)
+    }
+
+    fn selectable_fields(&self) -> Vec<String> {
+        let mut out = Fields::new();
+        self.0.fields(&S::Object::default(), &mut out);
+        out.into_keys().collect()
     }
 
     fn fields(&self, v: &Value) -> Fields {

@@ -1,0 +1,43 @@
+//! NamespaceLifecycle: objects may only be created in a namespace that
+//! exists and is not terminating.
+
+use client::ApiError;
+
+use crate::registry::ResourceInfo;
+use crate::storage::{key_for, Storage};
+use crate::store::errors;
+use crate::watch_cache::WatchCache;
+
+/// Namespaces that exist from the start and may never be deleted.
+pub const IMMORTAL: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, ns: &str, name: &str) -> Result<(), ApiError> {
+    if !info.namespaced {
+        return Ok(());
+    }
+    let key = key_for("namespaces", None, ns);
+    // The cache may lag a just-created namespace by a few ms: fall back to etcd.
+    let raw = match cache.get(&key) {
+        Some(o) => o.raw.to_vec(),
+        None => match storage.get(&key).await {
+            Ok(s) => s.value,
+            Err(crate::storage::StorageError::NotFound) => {
+                return Err(ApiError::new(404, "NotFound", format!("namespaces {ns:?} not found")).with_details(
+                    proto::v1::StatusDetails { name: ns.into(), kind: "namespaces".into(), ..Default::default() },
+                ))
+            }
+            Err(e) => return Err(errors::storage(e)),
+        },
+    };
+    let v: serde_json::Value = serde_json::from_slice(&raw).map_err(errors::internal)?;
+    let terminating = v.pointer("/metadata/deletionTimestamp").is_some()
+        || v.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating");
+    if terminating {
+        return Err(errors::forbidden(
+            info,
+            name,
+            &format!("unable to create new content in namespace {ns} because it is being terminated"),
+        ));
+    }
+    Ok(())
+}

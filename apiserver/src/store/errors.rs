@@ -1,0 +1,63 @@
+//! Upstream's Status errors (k8s.io/apimachinery/pkg/api/errors).
+
+use client::ApiError;
+use proto::v1::StatusDetails;
+
+use crate::registry::ResourceInfo;
+
+fn details(info: &ResourceInfo, name: &str) -> StatusDetails {
+    StatusDetails { name: name.into(), group: info.group.into(), kind: info.plural.into(), ..Default::default() }
+}
+
+pub fn not_found(info: &ResourceInfo, name: &str) -> ApiError {
+    ApiError::new(404, "NotFound", format!("{} {:?} not found", info.qualified(), name)).with_details(details(info, name))
+}
+
+pub fn already_exists(info: &ResourceInfo, name: &str) -> ApiError {
+    ApiError::new(409, "AlreadyExists", format!("{} {:?} already exists", info.qualified(), name))
+        .with_details(details(info, name))
+}
+
+pub fn conflict(info: &ResourceInfo, name: &str, why: &str) -> ApiError {
+    ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {} {:?}: {why}", info.qualified(), name))
+        .with_details(details(info, name))
+}
+
+pub const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
+
+pub fn expired(requested: i64, current: i64) -> ApiError {
+    ApiError::new(410, "Expired", format!("too old resource version: {requested} ({current})"))
+}
+
+pub fn bad_request(msg: impl Into<String>) -> ApiError {
+    ApiError::new(400, "BadRequest", msg)
+}
+
+pub fn too_large(limit: usize) -> ApiError {
+    ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+}
+
+pub fn method_not_allowed(msg: impl Into<String>) -> ApiError {
+    ApiError::new(405, "MethodNotAllowed", msg)
+}
+
+pub fn forbidden(info: &ResourceInfo, name: &str, why: &str) -> ApiError {
+    ApiError::new(403, "Forbidden", format!("{} {:?} is forbidden: {why}", info.qualified(), name)).with_details(details(info, name))
+}
+
+pub fn internal(msg: impl std::fmt::Display) -> ApiError {
+    ApiError::new(500, "InternalError", format!("Internal error occurred: {msg}"))
+}
+
+pub fn unavailable(msg: impl std::fmt::Display) -> ApiError {
+    ApiError::new(503, "ServiceUnavailable", format!("{msg}"))
+}
+
+/// Maps a storage failure that has no more specific meaning.
+pub fn storage(e: crate::storage::StorageError) -> ApiError {
+    match e {
+        crate::storage::StorageError::Compacted { requested, compacted } => expired(requested, compacted),
+        crate::storage::StorageError::Etcd(e) => unavailable(format!("etcd: {e}")),
+        other => internal(other),
+    }
+}

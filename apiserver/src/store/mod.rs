@@ -1,0 +1,585 @@
+//! The generic store (upstream's genericregistry.Store): every verb for
+//! every kind, on etcd, with the kind's strategy and admission in between.
+//! Both front doors (gRPC now, REST later) call this and nothing below it.
+
+pub mod errors;
+mod meta;
+mod patch;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use client::ApiError;
+use proto::v1::{PatchType, ResourceRef};
+use serde_json::Value;
+
+pub use meta::MAX_BODY;
+pub use watch::{WatchOptions, WatchStream};
+
+use crate::admission::{namespace, services, services::ServiceRanges};
+use crate::registry::{Kind, Kinds, ResourceInfo};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::storage::{key_for, prefix_for, SideOp, Storage, StorageError};
+use crate::watch_cache::WatchCache;
+use errors::*;
+use meta::*;
+
+/// Retries of a write whose compare-and-swap lost a race it may retry.
+const MAX_RETRIES: usize = 16;
+
+/// A resolved request target.
+pub struct Target {
+    pub kind: Arc<dyn Kind>,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub subresource: String,
+}
+
+impl Target {
+    pub fn info(&self) -> &ResourceInfo {
+        self.kind.info()
+    }
+    fn key(&self) -> String {
+        key_for(self.info().plural, self.namespace.as_deref(), &self.name)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub label_selector: String,
+    pub field_selector: String,
+    pub limit: i64,
+    pub continue_token: String,
+    pub resource_version: String,
+    pub resource_version_match: String,
+}
+
+pub struct ListResult {
+    pub items: Vec<bytes::Bytes>,
+    pub resource_version: i64,
+    pub continue_token: String,
+    pub remaining: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub grace_period_seconds: Option<i64>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+    pub propagation_policy: String,
+    pub dry_run: bool,
+}
+
+pub struct Store {
+    storage: Storage,
+    cache: Arc<WatchCache>,
+    kinds: Kinds,
+    ranges: ServiceRanges,
+}
+
+impl Store {
+    pub fn new(storage: Storage, cache: Arc<WatchCache>, ranges: ServiceRanges) -> Self {
+        let kinds = cache.kinds().clone();
+        Store { storage, cache, kinds, ranges }
+    }
+
+    pub fn kinds(&self) -> &Kinds {
+        &self.kinds
+    }
+    pub fn cache(&self) -> &Arc<WatchCache> {
+        &self.cache
+    }
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+    pub fn ranges(&self) -> &ServiceRanges {
+        &self.ranges
+    }
+
+    /// Resolves a request's resource; `needs_name` for verbs on one object.
+    pub fn target(&self, r: &ResourceRef, needs_name: bool) -> Result<Target, ApiError> {
+        let kind = self
+            .kinds
+            .get(&r.group, &r.resource)
+            .filter(|k| r.version.is_empty() || k.info().version == r.version)
+            .ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource"))?
+            .clone();
+        let info = kind.info();
+        if !r.subresource.is_empty() && !info.subresources.contains(&r.subresource.as_str()) {
+            return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        }
+        if needs_name && r.name.is_empty() {
+            return Err(bad_request("resource name may not be empty"));
+        }
+        let namespace = info.namespaced.then(|| r.namespace.clone()).filter(|n| !n.is_empty());
+        if info.namespaced && needs_name && namespace.is_none() {
+            return Err(bad_request("an empty namespace may not be set when a resource name is provided"));
+        }
+        Ok(Target { kind, namespace, name: r.name.clone(), subresource: r.subresource.clone() })
+    }
+
+    // ---- create ----
+
+    pub async fn create(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
+        let info = *t.info();
+        let mut v = parse_body(raw, &info)?;
+        prepare_create(&mut v, &info, t.namespace.as_deref())?;
+        let v = t.kind.admit_create(v)?;
+        let name = name_of(&v);
+        let ns = meta_str(&v, "namespace").unwrap_or_default().to_string();
+        if info.plural != "namespaces" {
+            namespace::admit_create(&self.cache, &self.storage, &info, &ns, &name).await?;
+        }
+        let key = key_for(info.plural, Some(&ns), &name);
+        for _ in 0..MAX_RETRIES {
+            let mut obj = v.clone();
+            let alloc = if info.plural == "services" && info.group.is_empty() {
+                services::allocate(&self.ranges, &self.cache, &info, &mut obj, None)?
+            } else {
+                Default::default()
+            };
+            if dry_run {
+                return Ok(to_served(obj, 0));
+            }
+            match self.storage.create(&key, to_stored(&obj), &alloc.side).await {
+                Ok(rev) => return Ok(to_served(obj, rev)),
+                Err(StorageError::AlreadyExists) => return Err(already_exists(&info, &name)),
+                Err(StorageError::SideKeyExists(k)) => {
+                    let requested = v.pointer("/spec/clusterIP").is_some_and(|x| x.as_str().is_some_and(|s| !s.is_empty() && s != "None") && k.contains("ipaddresses"))
+                        || (k.contains("servicenodeports") && !alloc.random);
+                    if requested || !alloc.random {
+                        return Err(services::taken(&info, &obj, &k));
+                    }
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        Err(internal("could not allocate after retries"))
+    }
+
+    // ---- read ----
+
+    pub async fn get(&self, t: &Target) -> Result<Vec<u8>, ApiError> {
+        let cur = self.read(t).await?;
+        let v: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+        Ok(to_served(v, cur.mod_revision))
+    }
+
+    async fn read(&self, t: &Target) -> Result<crate::storage::Stored, ApiError> {
+        match self.storage.get(&t.key()).await {
+            Ok(s) => Ok(s),
+            Err(StorageError::NotFound) => Err(not_found(t.info(), &t.name)),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    fn selectors(&self, t: &Target, label: &str, field: &str) -> Result<(LabelSelector, FieldSelector), ApiError> {
+        let supported = t.kind.selectable_fields();
+        let fs = FieldSelector::parse(field, t.info().kind, |f| {
+            f == "metadata.name" || f == "metadata.namespace" || supported.iter().any(|s| s == f)
+        })?;
+        Ok((LabelSelector::parse(label)?, fs))
+    }
+
+    pub async fn list(&self, t: &Target, o: &ListOptions) -> Result<ListResult, ApiError> {
+        let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
+        let prefix = prefix_for(t.info().plural, t.namespace.as_deref());
+        let exact = o.resource_version_match == "Exact";
+        if o.limit > 0 || !o.continue_token.is_empty() || exact {
+            return self.list_from_etcd(t, &prefix, o, &ls, &fs).await;
+        }
+        // Served from the watch cache, once it is at least as fresh as asked.
+        let min_rev = match o.resource_version.as_str() {
+            "" => self.storage.current_revision().await.map_err(storage)?,
+            "0" => 0,
+            rv => rv.parse().map_err(|_| bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        };
+        if min_rev > 0 && !self.cache.wait_for(min_rev, Duration::from_secs(3)).await {
+            return Err(ApiError::new(504, "Timeout", format!("Too large resource version: {min_rev}, current: {}", self.cache.current_revision())));
+        }
+        let (objs, rev) = self.cache.list(&prefix);
+        let items = objs
+            .iter()
+            .filter(|o| in_namespace(&prefix, &o.key) && ls.matches(&o.labels) && fs.matches(&o.fields))
+            .map(|o| o.raw.clone())
+            .collect();
+        Ok(ListResult { items, resource_version: rev, continue_token: String::new(), remaining: None })
+    }
+
+    async fn list_from_etcd(&self, t: &Target, prefix: &str, o: &ListOptions, ls: &LabelSelector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
+        let (mut revision, mut start) = if o.continue_token.is_empty() {
+            let rev = match o.resource_version.as_str() {
+                "" | "0" => 0,
+                rv => rv.parse().map_err(|_| bad_request(format!("invalid resourceVersion {rv:?}")))?,
+            };
+            (rev, None)
+        } else {
+            let (rev, key) = decode_continue(&o.continue_token)?;
+            (rev, Some(key))
+        };
+        let limit = if o.limit > 0 { o.limit } else { i64::MAX };
+        let mut items = Vec::new();
+        loop {
+            let want = (limit - items.len() as i64).min(10_000).max(1);
+            let page = match self.storage.list(prefix, start.as_deref(), revision, want).await {
+                Ok(p) => p,
+                Err(StorageError::Compacted { .. }) if !o.continue_token.is_empty() => {
+                    return Err(ApiError::new(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
+                }
+                Err(e) => return Err(storage(e)),
+            };
+            if revision == 0 {
+                revision = page.revision;
+            }
+            let last = page.items.last().map(|s| s.key.clone());
+            for s in page.items {
+                if !in_namespace(prefix, &s.key) {
+                    continue;
+                }
+                let Some(obj) = crate::watch_cache::decorate(&self.kinds, &s.key, &s.value, s.mod_revision) else { continue };
+                if ls.matches(&obj.labels) && fs.matches(&obj.fields) {
+                    items.push(obj.raw);
+                }
+            }
+            let next = last.map(|k| format!("{k}\u{0}"));
+            if !page.more || (items.len() as i64) >= limit {
+                let cont = if page.more { next.map(|k| encode_continue(revision, &k)).unwrap_or_default() } else { String::new() };
+                let remaining = page.more.then(|| (page.count - want).max(0));
+                let _ = t;
+                return Ok(ListResult { items, resource_version: revision, continue_token: cont, remaining });
+            }
+            start = next;
+        }
+    }
+
+    // ---- update ----
+
+    /// Replaces an object (`status` = the status subresource).
+    pub async fn update(&self, t: &Target, raw: &[u8], status: bool, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+        let info = *t.info();
+        let new = parse_body(raw, &info)?;
+        let body_name = name_of(&new);
+        if !body_name.is_empty() && body_name != t.name {
+            return Err(bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({})", t.name)));
+        }
+        let wanted_rv = meta_str(&new, "resourceVersion").map(str::to_string);
+        for _ in 0..MAX_RETRIES {
+            let cur = self.read(t).await?;
+            if let Some(rv) = &wanted_rv {
+                if rv != &cur.mod_revision.to_string() {
+                    return Err(conflict(&info, &t.name, MODIFIED));
+                }
+            }
+            match self.write_update(t, new.clone(), &cur, status, dry_run).await {
+                Err(e) if e.0.reason == "Conflict" && wanted_rv.is_none() && e.0.message.ends_with(MODIFIED) => continue,
+                other => return other,
+            }
+        }
+        Err(conflict(&info, &t.name, MODIFIED))
+    }
+
+    /// One compare-and-swap attempt of an update against `cur`.
+    async fn write_update(&self, t: &Target, mut new: Value, cur: &crate::storage::Stored, status: bool, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+        let info = *t.info();
+        let old: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+        let mut obj = if status {
+            // Only the status changes; spec and metadata stay as stored.
+            let mut merged = old.clone();
+            merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+            if merged["status"].is_null() {
+                merged.as_object_mut().map(|o| o.remove("status"));
+            }
+            t.kind.admit_status_update(merged, &old)?
+        } else {
+            {
+                let m = meta_mut(&mut new);
+                m.insert("name".into(), t.name.clone().into());
+                match &t.namespace {
+                    Some(ns) => m.insert("namespace".into(), ns.clone().into()),
+                    None => m.remove("namespace"),
+                };
+            }
+            keep_server_fields(&mut new, &old);
+            if info.has_status() {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        new.as_object_mut().map(|o| o.remove("status"));
+                    }
+                }
+            }
+            let mut obj = t.kind.admit_update(new, &old)?;
+            if info.tracks_generation {
+                let g = meta(&old).get("generation").and_then(|g| g.as_i64()).unwrap_or(1);
+                let g = if spec_changed(&obj, &old) { g + 1 } else { g };
+                meta_mut(&mut obj).insert("generation".into(), g.into());
+            }
+            obj
+        };
+        meta_mut(&mut obj).remove("resourceVersion");
+        let key = t.key();
+        // A deleted object whose last finalizer is gone is removed now.
+        let grace_done = meta(&old).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64()) == Some(0);
+        if meta(&old).contains_key("deletionTimestamp") && grace_done && finalizers(&obj).is_empty() {
+            if dry_run {
+                return Ok(to_served(obj, cur.mod_revision));
+            }
+            let side = self.release_side(&info, &old);
+            return match self.storage.delete(&key, cur.mod_revision, &side).await {
+                Ok(rev) => Ok(to_served(obj, rev)),
+                Err(StorageError::Conflict) => Err(conflict(&info, &t.name, MODIFIED)),
+                Err(StorageError::NotFound) => Err(not_found(&info, &t.name)),
+                Err(e) => Err(storage(e)),
+            };
+        }
+        let mut cmp_old = old.clone();
+        meta_mut(&mut cmp_old).remove("resourceVersion");
+        let mut side = Vec::new();
+        if !status && info.plural == "services" && info.group.is_empty() {
+            side = services::allocate(&self.ranges, &self.cache, &info, &mut obj, Some(&old))?.side;
+        }
+        if obj == cmp_old {
+            // Nothing changed: no write, as upstream.
+            return Ok(to_served(obj, cur.mod_revision));
+        }
+        if dry_run {
+            return Ok(to_served(obj, cur.mod_revision));
+        }
+        match self.storage.update(&key, to_stored(&obj), cur.mod_revision, &side).await {
+            Ok(rev) => Ok(to_served(obj, rev)),
+            Err(StorageError::Conflict) => Err(conflict(&info, &t.name, MODIFIED)),
+            Err(StorageError::NotFound) => Err(not_found(&info, &t.name)),
+            Err(StorageError::SideKeyExists(k)) => Err(services::taken(&info, &obj, &k)),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
+    pub async fn patch(&self, t: &Target, ty: PatchType, patch: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
+        let info = *t.info();
+        if patch.len() > MAX_BODY {
+            return Err(too_large(MAX_BODY));
+        }
+        let status = t.subresource == "status";
+        for _ in 0..MAX_RETRIES {
+            let cur = self.read(t).await?;
+            let old: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+            let served: Value = serde_json::from_slice(&to_served(old, cur.mod_revision)).map_err(internal)?;
+            let patched = patch::apply(ty, served, patch)?;
+            let pinned = meta_str(&patched, "resourceVersion").is_some_and(|rv| rv != cur.mod_revision.to_string());
+            if pinned {
+                return Err(conflict(&info, &t.name, MODIFIED));
+            }
+            match self.write_update(t, patched, &cur, status, dry_run).await {
+                Err(e) if e.0.reason == "Conflict" && e.0.message.ends_with(MODIFIED) => continue,
+                other => return other,
+            }
+        }
+        Err(conflict(&info, &t.name, MODIFIED))
+    }
+
+    // ---- delete ----
+
+    fn release_side(&self, info: &ResourceInfo, obj: &Value) -> Vec<SideOp> {
+        if info.plural == "services" && info.group.is_empty() {
+            services::release(obj)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Deletes or starts deleting. Returns the object and whether it is gone.
+    pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), ApiError> {
+        let info = *t.info();
+        if info.plural == "namespaces" && namespace::IMMORTAL.contains(&t.name.as_str()) {
+            return Err(forbidden(&info, &t.name, &format!("this namespace may not be deleted")));
+        }
+        for _ in 0..MAX_RETRIES {
+            let cur = self.read(t).await?;
+            let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+            if let Some(uid) = &o.precondition_uid {
+                let have = meta_str(&obj, "uid").unwrap_or_default();
+                if uid != have {
+                    return Err(conflict(&info, &t.name, &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}")));
+                }
+            }
+            if let Some(rv) = &o.precondition_resource_version {
+                if rv != &cur.mod_revision.to_string() {
+                    return Err(conflict(&info, &t.name, &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in meta: {}",
+                        cur.mod_revision
+                    )));
+                }
+            }
+            let pending = self.pending_deletion(&info, &mut obj, o);
+            let result = if let Some(changed) = pending {
+                if !changed || o.dry_run {
+                    return Ok((to_served(obj, cur.mod_revision), false));
+                }
+                self.storage.update(&t.key(), to_stored(&obj), cur.mod_revision, &[]).await.map(|rev| (rev, false))
+            } else {
+                if o.dry_run {
+                    return Ok((to_served(obj, cur.mod_revision), true));
+                }
+                let side = self.release_side(&info, &obj);
+                self.storage.delete(&t.key(), cur.mod_revision, &side).await.map(|rev| (rev, true))
+            };
+            match result {
+                Ok((rev, gone)) => return Ok((to_served(obj, rev), gone)),
+                Err(StorageError::Conflict) => continue,
+                Err(StorageError::NotFound) => return Err(not_found(&info, &t.name)),
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        Err(conflict(&info, &t.name, MODIFIED))
+    }
+
+    /// Graceful deletion and finalizers: returns Some(changed) when the
+    /// object must stay (marked for deletion), None when it can go now.
+    fn pending_deletion(&self, info: &ResourceInfo, obj: &mut Value, o: &DeleteOptions) -> Option<bool> {
+        let before = obj.clone();
+        let now_ts = now();
+        // Orphan/Foreground propagation is carried out by the garbage collector through finalizers.
+        let fin = match o.propagation_policy.as_str() {
+            "Orphan" => Some("orphan"),
+            "Foreground" => Some("foregroundDeletion"),
+            _ => None,
+        };
+        if let Some(f) = fin {
+            let mut fs = finalizers(obj);
+            if !fs.iter().any(|x| x == f) {
+                fs.push(f.to_string());
+                meta_mut(obj).insert("finalizers".into(), fs.into());
+            }
+        }
+        // Pods: graceful termination, confirmed by the kubelet with grace 0.
+        if info.plural == "pods" && info.group.is_empty() {
+            let bound = obj.pointer("/spec/nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
+            let phase = obj.pointer("/status/phase").and_then(|p| p.as_str()).unwrap_or("");
+            let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(|g| g.as_i64()).unwrap_or(30);
+            let mut grace = o.grace_period_seconds.unwrap_or(spec_grace).max(0);
+            if !bound || phase == "Succeeded" || phase == "Failed" {
+                grace = 0;
+            }
+            let current = meta(obj).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64());
+            if grace > 0 {
+                // A second delete may shorten the grace period, never extend it.
+                if current.is_some_and(|c| c <= grace) {
+                    return Some(*obj != before);
+                }
+                let ts = (chrono::Utc::now() + chrono::Duration::seconds(grace)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                let m = meta_mut(obj);
+                m.insert("deletionTimestamp".into(), ts.into());
+                m.insert("deletionGracePeriodSeconds".into(), grace.into());
+                return Some(true);
+            }
+        }
+        // Namespaces: content is removed by the namespace controller, which then
+        // clears spec.finalizers; until then the namespace is Terminating.
+        let ns_finalizers = info.plural == "namespaces"
+            && obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
+        if ns_finalizers {
+            obj["status"]["phase"] = "Terminating".into();
+        }
+        if finalizers(obj).is_empty() && !ns_finalizers {
+            return None;
+        }
+        let m = meta_mut(obj);
+        if !m.contains_key("deletionTimestamp") {
+            m.insert("deletionTimestamp".into(), now_ts.into());
+        }
+        m.insert("deletionGracePeriodSeconds".into(), 0.into());
+        Some(*obj != before)
+    }
+
+    pub async fn delete_collection(&self, t: &Target, lo: &ListOptions, o: &DeleteOptions) -> Result<ListResult, ApiError> {
+        let listed = self.list(t, lo).await?;
+        let mut deleted = Vec::new();
+        for raw in listed.items {
+            let v: Value = serde_json::from_slice(&raw).map_err(internal)?;
+            let one = Target {
+                kind: t.kind.clone(),
+                namespace: meta_str(&v, "namespace").map(str::to_string),
+                name: name_of(&v),
+                subresource: String::new(),
+            };
+            match self.delete(&one, o).await {
+                Ok((b, _)) => deleted.push(bytes::Bytes::from(b)),
+                Err(e) if e.0.reason == "NotFound" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ListResult { items: deleted, resource_version: listed.resource_version, continue_token: String::new(), remaining: None })
+    }
+
+    // ---- pods/binding ----
+
+    pub async fn bind(&self, t: &Target, binding: &[u8]) -> Result<(), ApiError> {
+        let b: Value = serde_json::from_slice(binding).map_err(|e| bad_request(format!("decoding Binding: {e}")))?;
+        let node = b.pointer("/target/name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+        let kind = b.pointer("/target/kind").and_then(|n| n.as_str()).unwrap_or("Node");
+        if node.is_empty() || (kind != "Node" && !kind.is_empty()) {
+            return Err(crate::registry::invalid(t.info(), &t.name, vec![crate::registry::FieldError::not_found(
+                &crate::registry::Path::new("target").child("name"),
+                &node,
+            )]));
+        }
+        let pods = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+        let binding_info = ResourceInfo { plural: "pods/binding", ..*t.info() };
+        for _ in 0..MAX_RETRIES {
+            let cur = self.read(&pods).await?;
+            let mut pod: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+            if meta(&pod).contains_key("deletionTimestamp") {
+                return Err(conflict(&binding_info, &t.name, &format!("pod {} is being deleted, cannot be assigned to a host", t.name)));
+            }
+            if let Some(n) = pod.pointer("/spec/nodeName").and_then(|n| n.as_str()).filter(|n| !n.is_empty()) {
+                return Err(conflict(&binding_info, &t.name, &format!("pod {} is already assigned to node {n:?}", t.name)));
+            }
+            pod["spec"]["nodeName"] = node.clone().into();
+            set_condition(&mut pod, "PodScheduled", "True");
+            match self.storage.update(&pods.key(), to_stored(&pod), cur.mod_revision, &[]).await {
+                Ok(_) => return Ok(()),
+                Err(StorageError::Conflict) => continue,
+                Err(StorageError::NotFound) => return Err(not_found(t.info(), &t.name)),
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        Err(conflict(&binding_info, &t.name, MODIFIED))
+    }
+
+    // ---- watch ----
+
+    pub async fn watch(&self, t: &Target, o: WatchOptions) -> Result<WatchStream, ApiError> {
+        let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
+        watch::start(self, t, o, ls, fs).await
+    }
+}
+
+fn set_condition(pod: &mut Value, ty: &str, status: &str) {
+    let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let mut conds: Vec<Value> = conds.into_iter().filter(|c| c.get("type").and_then(|t| t.as_str()) != Some(ty)).collect();
+    conds.push(serde_json::json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now()}));
+    pod["status"]["conditions"] = conds.into();
+}
+
+/// A namespaced prefix `/registry/pods/` must not match `/registry/podsx/`;
+/// keys under it are `<prefix><ns>/<name>` or `<prefix><name>`.
+fn in_namespace(prefix: &str, key: &str) -> bool {
+    key.starts_with(prefix)
+}
+
+fn encode_continue(rev: i64, key: &str) -> String {
+    use base64::Engine;
+    let v = serde_json::json!({"v": "meta.k8s.io/v1", "rv": rev, "start": key});
+    base64::engine::general_purpose::STANDARD.encode(v.to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
+    use base64::Engine;
+    let bad = || bad_request("continue key is not valid: illegal base64 data or JSON");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let rev = v.get("rv").and_then(|r| r.as_i64()).ok_or_else(bad)?;
+    let start = v.get("start").and_then(|s| s.as_str()).ok_or_else(bad)?;
+    Ok((rev, start.to_string()))
+}
