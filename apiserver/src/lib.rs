@@ -17,3 +17,5 @@ pub mod admission;
 pub mod store;
 pub mod grpc;
 pub mod metrics;
+pub mod server;
+pub mod testing;

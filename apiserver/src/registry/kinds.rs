@@ -16,7 +16,9 @@ impl Kinds {
     /// The kinds of this server.
     pub fn new() -> Self {
         let mut k = Kinds { by_resource: HashMap::new(), order: Vec::new() };
+        k.add(Typed(super::namespace::NamespaceStrategy));
         k.add(Typed(super::configmap::ConfigMapStrategy));
+        k.add(Typed(super::pod::PodStrategy));
         k
     }
 

@@ -8,7 +8,12 @@
 
 pub mod field;
 pub mod configmap;
+pub mod pod;
+pub mod pod_template;
+pub mod qos;
+pub mod quantity;
 pub mod kinds;
+pub mod namespace;
 mod strict;
 pub mod validation;
 
@@ -105,6 +110,10 @@ pub trait Strategy: Send + Sync + 'static {
         self.validate(new)
     }
 
+    /// Adjustments on a status update before validation (e.g. pods keep
+    /// their qosClass); the generic store has already kept the old spec and metadata.
+    fn prepare_for_status_update(&self, _new: &mut Self::Object, _old: &Self::Object) {}
+
     /// Validation of a status update (the generic store has already kept
     /// the old spec and metadata).
     fn validate_status_update(&self, _new: &Self::Object, _old: &Self::Object) -> ErrorList {
@@ -186,9 +195,10 @@ impl<S: Strategy> Kind for Typed<S> {
     }
 
     fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
-        let obj = self.decode(new)?;
+        let mut obj = self.decode(new)?;
         let old: S::Object = serde_json::from_value(old.clone())
             .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;
+        self.0.prepare_for_status_update(&mut obj, &old);
         let errs = self.0.validate_status_update(&obj, &old);
         self.check(&obj, errs)?;
         Self::encode(&obj)

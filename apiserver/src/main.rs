@@ -1,0 +1,68 @@
+//! kube-apiserver: serves the Kubernetes API over gRPC, persisted in etcd.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "kube-apiserver", version = apiserver::server::VERSION, about = "The ferrokube API server: Kubernetes' API on etcd, over gRPC.")]
+struct Args {
+    /// etcd endpoints to persist to, comma separated (e.g. http://127.0.0.1:2379).
+    #[arg(long, value_delimiter = ',', required = true)]
+    etcd_servers: Vec<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// Port serving gRPC and /healthz, /readyz, /livez, /metrics.
+    #[arg(long, default_value_t = 6443)]
+    secure_port: u16,
+    /// CIDR from which Service ClusterIPs are allocated; its first address is the `kubernetes` Service's.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    service_cluster_ip_range: String,
+    /// Port range from which Service NodePorts are allocated.
+    #[arg(long, default_value = "30000-32767")]
+    service_node_port_range: String,
+    /// How often to compact etcd history older than one interval (e.g. 5m, 30s; 0 disables).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    etcd_compaction_interval: Duration,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: String,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    Ok(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "ms" => Duration::from_millis(n),
+        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m or h)")),
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    if args.log_format == "json" {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let mut cfg = apiserver::server::Config::new(args.etcd_servers, SocketAddr::new(args.bind_address, args.secure_port));
+    cfg.service_cluster_ip_range = args.service_cluster_ip_range;
+    cfg.service_node_port_range = args.service_node_port_range;
+    cfg.compaction_interval = args.etcd_compaction_interval;
+    let running = apiserver::server::start(cfg).await.context("starting kube-apiserver")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: shutting down"),
+    }
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! Namespace: cluster-scoped, named by an RFC 1123 label; phase Active on
+//! create and the `kubernetes` finalizer that the namespace controller
+//! removes once the namespace's content is gone.
+
+use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
+
+use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+
+pub struct NamespaceStrategy;
+
+impl Strategy for NamespaceStrategy {
+    type Object = Namespace;
+
+    const INFO: ResourceInfo = ResourceInfo {
+        group: "",
+        version: "v1",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short_names: &["ns"],
+        categories: &[],
+        subresources: &["status", "finalize"],
+        name_rule: NameRule::Label,
+        tracks_generation: false,
+    };
+
+    fn default(&self, ns: &mut Namespace) {
+        // Upstream labels every namespace with its own name.
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        ns.metadata.labels.get_or_insert_with(Default::default).insert("kubernetes.io/metadata.name".into(), name);
+    }
+
+    fn prepare_for_create(&self, ns: &mut Namespace) {
+        ns.status = Some(NamespaceStatus { phase: Some("Active".into()), ..Default::default() });
+        let spec = ns.spec.get_or_insert_with(NamespaceSpec::default);
+        let fins = spec.finalizers.get_or_insert_with(Vec::new);
+        if !fins.iter().any(|f| f == "kubernetes") {
+            fins.push("kubernetes".into());
+        }
+    }
+
+    fn prepare_for_update(&self, new: &mut Namespace, old: &Namespace) {
+        // spec.finalizers change only through the finalize subresource.
+        new.spec = old.spec.clone();
+    }
+
+    fn validate(&self, ns: &Namespace) -> ErrorList {
+        let mut errs = Vec::new();
+        for (i, f) in ns.spec.iter().flat_map(|s| s.finalizers.iter().flatten()).enumerate() {
+            for e in super::validation::qualified_name(f) {
+                errs.push(FieldError::invalid(&Path::new("spec").child("finalizers").index(i), f, &e));
+            }
+        }
+        errs
+    }
+
+    fn fields(&self, ns: &Namespace, out: &mut super::Fields) {
+        out.insert("status.phase".into(), ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default());
+    }
+}

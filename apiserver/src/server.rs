@@ -1,0 +1,178 @@
+//! Assembling and running the apiserver: etcd connection, watch cache,
+//! store, bootstrap objects, compaction, and one port serving gRPC plus
+//! /healthz, /readyz, /livez and /metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use proto::v1::ResourceRef;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admission::services::ServiceRanges;
+use crate::grpc::ApiService;
+use crate::metrics::Metrics;
+use crate::registry::Kinds;
+use crate::storage::Storage;
+use crate::store::Store;
+use crate::watch_cache::WatchCache;
+
+/// The Kubernetes version whose API this server serves.
+pub const VERSION: &str = "v1.33.0-ferrokube";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub etcd_servers: Vec<String>,
+    pub bind: SocketAddr,
+    pub service_cluster_ip_range: String,
+    pub service_node_port_range: String,
+    /// Compact etcd history older than this (0 = never).
+    pub compaction_interval: Duration,
+}
+
+impl Config {
+    pub fn new(etcd_servers: Vec<String>, bind: SocketAddr) -> Self {
+        Config {
+            etcd_servers,
+            bind,
+            service_cluster_ip_range: "10.96.0.0/12".into(),
+            service_node_port_range: "30000-32767".into(),
+            compaction_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A running apiserver.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Arc<Store>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops serving; open watches end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        // Streams (watches) keep connections open; give them a moment, then drop.
+        if tokio::time::timeout(Duration::from_secs(2), self.task).await.is_err() {
+            tracing::warn!("apiserver did not stop within 2s");
+        }
+    }
+}
+
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let ranges = ServiceRanges::parse(&cfg.service_cluster_ip_range, &cfg.service_node_port_range).map_err(anyhow::Error::msg)?;
+    let storage = Storage::connect(&cfg.etcd_servers).await?;
+    let cache = WatchCache::start(storage.clone(), Kinds::new()).await?;
+    let store = Arc::new(Store::new(storage.clone(), cache, ranges));
+    let metrics = Arc::new(Metrics::default());
+    let listener = TcpListener::bind(cfg.bind).await?;
+    let addr = listener.local_addr()?;
+    bootstrap(&store, addr).await;
+    if !cfg.compaction_interval.is_zero() {
+        tokio::spawn(compactor(storage, cfg.compaction_interval));
+    }
+
+    let svc = ApiService::new(store.clone(), metrics.clone(), VERSION.into());
+    let grpc = proto::v1::api_server::ApiServer::new(svc)
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(512 * 1024 * 1024);
+    let ready_store = store.clone();
+    let m = metrics.clone();
+    let router = tonic::service::Routes::new(grpc)
+        .into_axum_router()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(move || readyz(ready_store.clone())))
+        .route("/metrics", get(move || { let m = m.clone(); async move { m.render() } }))
+        .route("/version", get(|| async { format!("{{\"gitVersion\":{VERSION:?},\"major\":\"1\",\"minor\":\"33\"}}") }));
+    let (tx, mut rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let res = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .tcp_nodelay(true)
+            .add_routes(tonic::service::Routes::from(router))
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "server failed");
+        }
+    });
+    tracing::info!(%addr, "kube-apiserver serving gRPC, /healthz, /readyz, /metrics");
+    Ok(Running { addr, store, shutdown: tx, task })
+}
+
+async fn readyz(store: Arc<Store>) -> (axum::http::StatusCode, &'static str) {
+    match tokio::time::timeout(Duration::from_secs(2), store.storage().current_revision()).await {
+        Ok(Ok(_)) => (axum::http::StatusCode::OK, "ok"),
+        _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "etcd not reachable"),
+    }
+}
+
+fn rref(group: &str, resource: &str, ns: &str, name: &str) -> ResourceRef {
+    ResourceRef { group: group.into(), version: String::new(), resource: resource.into(), namespace: ns.into(), name: name.into(), subresource: String::new() }
+}
+
+/// Objects every cluster starts with: the four system namespaces and the
+/// `kubernetes` Service (first ClusterIP) with its Endpoints.
+async fn bootstrap(store: &Store, addr: SocketAddr) {
+    let create = |r: ResourceRef, v: serde_json::Value| async move {
+        let t = match store.target(&r, false) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(resource = %r.resource, error = %e, "kind not served; skipping bootstrap object");
+                return;
+            }
+        };
+        match store.create(&t, &serde_json::to_vec(&v).expect("serializes"), false).await {
+            Ok(_) => tracing::info!(resource = %r.resource, ns = %r.namespace, "bootstrap object created"),
+            Err(e) if e.0.reason == "AlreadyExists" => {}
+            Err(e) => tracing::warn!(resource = %r.resource, error = %e, "bootstrap object not created"),
+        }
+    };
+    for ns in crate::admission::namespace::IMMORTAL {
+        create(rref("", "namespaces", "", ""), serde_json::json!({"metadata": {"name": ns}})).await;
+    }
+    let ip = store.ranges().first_ip().to_string();
+    create(
+        rref("", "services", "default", ""),
+        serde_json::json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": addr.port()}]}
+        }),
+    )
+    .await;
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    create(
+        rref("", "endpoints", "default", ""),
+        serde_json::json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": host}], "ports": [{"name": "https", "port": addr.port(), "protocol": "TCP"}]}]
+        }),
+    )
+    .await;
+}
+
+/// Compacts etcd to the revision seen one interval ago, as upstream does, so
+/// history (and etcd's memory) stays bounded while watchers can still resume.
+async fn compactor(storage: Storage, every: Duration) {
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        let Ok(rev) = storage.current_revision().await else { continue };
+        if last > 0 {
+            match storage.compact(last).await {
+                Ok(()) => tracing::info!(revision = last, "compacted etcd"),
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+        last = rev;
+    }
+}
