@@ -27,8 +27,18 @@ const HISTORY: usize = 100_000;
 /// Fan-out buffer; a watcher further behind than this is closed and re-watches.
 const BROADCAST: usize = 16_384;
 
+/// An etcd event parsed, before it is applied.
+struct Decoded {
+    kind: EventKind,
+    key: String,
+    revision: i64,
+    object: Option<Arc<CachedObject>>,
+}
+
 struct State {
     revision: i64,
+    /// The highest event revision applied.
+    pending: i64,
     objects: BTreeMap<String, Arc<CachedObject>>,
     history: VecDeque<Arc<CacheEvent>>,
     /// Every event after this revision is in `history`.
@@ -60,7 +70,7 @@ impl WatchCache {
         let (events, _) = broadcast::channel(BROADCAST);
         let (revision, _) = watch::channel(0);
         let cache = Arc::new(WatchCache {
-            state: RwLock::new(State { revision: 0, objects: BTreeMap::new(), history: VecDeque::new(), history_start: 0 }),
+            state: RwLock::new(State { revision: 0, pending: 0, objects: BTreeMap::new(), history: VecDeque::new(), history_start: 0 }),
             events,
             revision,
             kinds,
@@ -80,7 +90,7 @@ impl WatchCache {
             }
         }
         let mut st = self.state.write();
-        *st = State { revision: page.revision, objects, history: VecDeque::new(), history_start: page.revision };
+        *st = State { revision: page.revision, pending: page.revision, objects, history: VecDeque::new(), history_start: page.revision };
         drop(st);
         self.revision.send_replace(page.revision);
         tracing::info!(revision = page.revision, "watch cache listed");
@@ -118,63 +128,79 @@ impl WatchCache {
             if resp.canceled() {
                 return Ok(());
             }
-            let header_rev = resp.header().map(|h| h.revision()).unwrap_or(0);
-            let events: Vec<Arc<CacheEvent>> = resp.events().iter().filter_map(|e| self.translate(e)).collect();
-            self.apply(events, header_rev);
+            let events: Vec<Decoded> = resp.events().iter().filter_map(|e| self.decode(e)).collect();
+            // A response's header revision may be ahead of its events (later
+            // events follow in the next response); only a progress notification
+            // (no events) says every event up to its header revision was sent.
+            let synced_to = if resp.events().is_empty() { resp.header().map(|h| h.revision()).unwrap_or(0) } else { 0 };
+            self.apply(events, synced_to);
         }
         Ok(())
     }
 
-    fn translate(&self, e: &etcd_client::Event) -> Option<Arc<CacheEvent>> {
+    /// Parses an etcd event outside the lock (the expensive part).
+    fn decode(&self, e: &etcd_client::Event) -> Option<Decoded> {
         let kv = e.kv()?;
         let key = String::from_utf8_lossy(kv.key()).into_owned();
-        let prev = self.state.read().objects.get(&key).cloned();
         match e.event_type() {
             EtcdEvent::Put => {
-                let obj = Arc::new(decorate(&self.kinds, &key, kv.value(), kv.mod_revision())?);
+                let obj = decorate(&self.kinds, &key, kv.value(), kv.mod_revision())?;
                 let kind = if kv.create_revision() == kv.mod_revision() { EventKind::Added } else { EventKind::Modified };
-                Some(Arc::new(CacheEvent { kind, revision: kv.mod_revision(), object: obj, prev }))
+                Some(Decoded { kind, key, revision: kv.mod_revision(), object: Some(Arc::new(obj)) })
             }
             EtcdEvent::Delete => {
-                let last = e.prev_kv().map(|p| p.value().to_vec());
-                let obj = match (last, &prev) {
-                    (Some(v), _) => decorate(&self.kinds, &key, &v, kv.mod_revision())?,
-                    (None, Some(p)) => {
-                        let v: serde_json::Value = serde_json::from_slice(&p.raw).ok()?;
-                        decorate(&self.kinds, &key, &serde_json::to_vec(&v).ok()?, kv.mod_revision())?
-                    }
-                    (None, None) => return None,
-                };
-                Some(Arc::new(CacheEvent { kind: EventKind::Deleted, revision: kv.mod_revision(), object: Arc::new(obj), prev }))
+                // The last state, stamped with the deletion revision (as upstream).
+                let obj = e.prev_kv().and_then(|p| decorate(&self.kinds, &key, p.value(), kv.mod_revision())).map(Arc::new);
+                Some(Decoded { kind: EventKind::Deleted, key, revision: kv.mod_revision(), object: obj })
             }
         }
     }
 
-    fn apply(&self, events: Vec<Arc<CacheEvent>>, header_rev: i64) {
+    fn apply(&self, events: Vec<Decoded>, synced_to: i64) {
         let mut st = self.state.write();
-        for ev in events {
-            if ev.revision <= st.revision {
+        for d in events {
+            if d.revision <= st.revision {
                 continue;
             }
-            match ev.kind {
+            let prev = st.objects.get(&d.key).cloned();
+            let object = match (d.object, &prev) {
+                (Some(o), _) => o,
+                // A delete without prev_kv: fall back to the cached state.
+                (None, Some(p)) => Arc::new(CachedObject {
+                    key: p.key.clone(),
+                    revision: d.revision,
+                    raw: p.raw.clone(),
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    labels: p.labels.clone(),
+                    fields: p.fields.clone(),
+                }),
+                (None, None) => continue,
+            };
+            match d.kind {
                 EventKind::Deleted => {
-                    st.objects.remove(&ev.object.key);
+                    st.objects.remove(&d.key);
                 }
                 _ => {
-                    st.objects.insert(ev.object.key.clone(), ev.object.clone());
+                    st.objects.insert(d.key.clone(), object.clone());
                 }
             }
+            let ev = Arc::new(CacheEvent { kind: d.kind, revision: d.revision, object, prev });
             st.history.push_back(ev.clone());
             if st.history.len() > HISTORY {
                 if let Some(old) = st.history.pop_front() {
                     st.history_start = old.revision;
                 }
             }
-            // Revisions of one etcd txn share a number; advance after the batch.
+            // Sent under the lock, so subscribers never miss or double an event.
             let _ = self.events.send(ev);
+            st.pending = st.pending.max(d.revision);
         }
-        if header_rev > st.revision {
-            st.revision = header_rev;
+        // Events of one transaction share a revision: the revision counts as
+        // seen once the batch holding it is applied.
+        let seen = st.pending.max(synced_to);
+        if seen > st.revision {
+            st.revision = seen;
         }
         let rev = st.revision;
         drop(st);
