@@ -249,6 +249,134 @@ pub fn validate_object_meta_update(new: &ObjectMeta, old: &ObjectMeta, info: &Re
     errs
 }
 
+
+/// Upstream's IsValidPortNum.
+pub fn port_num(p: i64) -> Vec<String> {
+    if (1..=65535).contains(&p) { vec![] } else { vec!["must be between 1 and 65535, inclusive".into()] }
+}
+
+/// Upstream's IsValidPortName (an IANA_SVC_NAME).
+pub fn port_name(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 15 {
+        errs.push("must be no more than 15 characters".into());
+    }
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
+    }
+    if !v.chars().any(|c| c.is_ascii_lowercase()) {
+        errs.push("must contain at least one letter (a-z)".into());
+    }
+    if v.contains("--") {
+        errs.push("must not contain consecutive hyphens".into());
+    }
+    if v.starts_with('-') || v.ends_with('-') {
+        errs.push("must not begin or end with a hyphen".into());
+    }
+    errs
+}
+
+/// Upstream's IsValidIP.
+pub fn ip(v: &str) -> Vec<String> {
+    if v.parse::<std::net::IpAddr>().is_ok() {
+        vec![]
+    } else {
+        vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()]
+    }
+}
+
+pub const NEGATIVE: &str = "must be greater than or equal to 0";
+
+/// A field that must not be negative (upstream's ValidateNonnegativeField).
+pub fn nonnegative(v: i64, path: &Path) -> ErrorList {
+    if v < 0 { vec![FieldError::invalid_raw(path, v, NEGATIVE)] } else { vec![] }
+}
+
+/// Go's `%#v` of a map[string]string (keys sorted, as fmt prints maps).
+pub fn go_map(m: Option<&std::collections::BTreeMap<String, String>>) -> String {
+    match m {
+        None => "map[string]string(nil)".into(),
+        Some(m) => {
+            let items: Vec<String> = m.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
+            format!("map[string]string{{{}}}", items.join(", "))
+        }
+    }
+}
+
+/// Go's `%#v` of a metav1.LabelSelector, as upstream's immutable-selector errors print it.
+pub fn go_label_selector(s: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>) -> String {
+    let Some(s) = s else { return "(*v1.LabelSelector)(nil)".into() };
+    let exprs = match &s.match_expressions {
+        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
+        Some(e) => {
+            let items: Vec<String> = e
+                .iter()
+                .map(|r| {
+                    let values = match &r.values {
+                        None => "[]string(nil)".to_string(),
+                        Some(v) => format!("[]string{{{}}}", v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")),
+                    };
+                    format!("v1.LabelSelectorRequirement{{Key:{:?}, Operator:{:?}, Values:{values}}}", r.key, r.operator)
+                })
+                .collect();
+            format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+        }
+    };
+    format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{exprs}}}", go_map(s.match_labels.as_ref()))
+}
+
+/// Upstream's ValidateLabelSelector (metav1validation).
+pub fn validate_label_selector(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, path: &Path) -> ErrorList {
+    let mut errs = Vec::new();
+    for (i, r) in s.match_expressions.iter().flatten().enumerate() {
+        let p = path.child("matchExpressions").index(i);
+        let n = r.values.as_ref().map_or(0, |v| v.len());
+        match r.operator.as_str() {
+            "In" | "NotIn" => {
+                if n == 0 {
+                    errs.push(FieldError::required(&p.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
+                }
+            }
+            "Exists" | "DoesNotExist" => {
+                if n > 0 {
+                    errs.push(FieldError::forbidden(&p.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+                }
+            }
+            op => errs.push(FieldError::invalid(&p.child("operator"), op, "not a valid selector operator")),
+        }
+        for e in qualified_name(&r.key) {
+            errs.push(FieldError::invalid(&p.child("key"), &r.key, &e));
+        }
+    }
+    if let Some(l) = &s.match_labels {
+        errs.extend(validate_labels(l, &path.child("matchLabels")));
+    }
+    errs
+}
+
+/// Whether a label selector matches labels (matchLabels AND matchExpressions).
+pub fn selector_matches(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
+    let get = |k: &str| labels.and_then(|l| l.get(k));
+    if !s.match_labels.iter().flatten().all(|(k, v)| get(k) == Some(v)) {
+        return false;
+    }
+    s.match_expressions.iter().flatten().all(|r| {
+        let vals = r.values.as_deref().unwrap_or(&[]);
+        match r.operator.as_str() {
+            "In" => get(&r.key).is_some_and(|v| vals.contains(v)),
+            "NotIn" => get(&r.key).is_none_or(|v| !vals.contains(v)),
+            "Exists" => get(&r.key).is_some(),
+            "DoesNotExist" => get(&r.key).is_none(),
+            _ => false,
+        }
+    })
+}
+
+/// A selector with neither matchLabels nor matchExpressions.
+pub fn selector_is_empty(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> bool {
+    s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +393,23 @@ mod tests {
         assert!(!qualified_name("bad key").is_empty());
         assert!(label_value("").is_empty());
         assert!(!label_value("-x").is_empty());
+        assert!(port_name("http").is_empty());
+        assert_eq!(port_name("1234"), vec!["must contain at least one letter (a-z)".to_string()]);
+        assert!(ip("10.0.0.1").is_empty() && ip("::1").is_empty() && !ip("10.0.0.300").is_empty());
+    }
+
+    #[test]
+    fn go_formats() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("b".to_string(), "2".to_string());
+        m.insert("a".to_string(), "1".to_string());
+        assert_eq!(go_map(Some(&m)), r#"map[string]string{"a":"1", "b":"2"}"#);
+        let sel = k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector { match_labels: Some(m.clone()), match_expressions: None };
+        assert_eq!(
+            go_label_selector(Some(&sel)),
+            r#"v1.LabelSelector{MatchLabels:map[string]string{"a":"1", "b":"2"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}"#
+        );
+        assert!(selector_matches(&sel, Some(&m)));
+        assert!(!selector_matches(&sel, None));
     }
 }
