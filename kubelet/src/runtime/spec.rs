@@ -1,0 +1,198 @@
+//! The OCI runtime spec (config.json) the kubelet writes into a container's bundle.
+//! Built as JSON: it is a plain data document, and the JSON form reads like the
+//! spec itself.
+
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Where a container gets one of its namespaces from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ns {
+    /// The host's (hostNetwork / hostIPC / hostPID).
+    Host,
+    /// A fresh one for this container.
+    New,
+    /// Join the namespace pinned at this path (the pod sandbox).
+    Path(PathBuf),
+}
+
+/// cgroup limits derived from the container's resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub memory_limit: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    pub rootfs: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub hostname: Option<String>,
+    pub net: Ns,
+    pub ipc: Ns,
+    pub uts: Ns,
+    pub pid: Ns,
+    /// Relative to each hierarchy's root, e.g. `/kubepods/besteffort/pod<uid>/<id>`.
+    pub cgroups_path: String,
+    pub resources: Resources,
+    pub oom_score_adj: i32,
+    pub mounts: Vec<Mount>,
+}
+
+/// Docker's default capability set (what Kubernetes containers get by default).
+/// Never CAP_SYS_RESOURCE: this host's bounding set lacks it.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn namespace(kind: &str, ns: &Ns) -> Option<Value> {
+    match ns {
+        Ns::Host => None,
+        Ns::New => Some(json!({ "type": kind })),
+        Ns::Path(p) => Some(json!({ "type": kind, "path": p })),
+    }
+}
+
+pub fn build(c: &ContainerConfig) -> Value {
+    let mut namespaces: Vec<Value> = vec![json!({ "type": "mount" })];
+    namespaces.extend(namespace("network", &c.net));
+    namespaces.extend(namespace("ipc", &c.ipc));
+    namespaces.extend(namespace("uts", &c.uts));
+    namespaces.extend(namespace("pid", &c.pid));
+
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+    ];
+    // sysfs can only be mounted by a process in a network namespace it owns.
+    if c.net == Ns::Host {
+        mounts.push(json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+    } else {
+        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}));
+    }
+    for m in &c.mounts {
+        let mut opts = vec!["rbind", "rprivate"];
+        if m.read_only {
+            opts.push("ro");
+        }
+        mounts.push(json!({"destination": m.destination, "type": "bind", "source": m.source, "options": opts}));
+    }
+
+    let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    let r = &c.resources;
+    let mut cpu = serde_json::Map::new();
+    if let Some(s) = r.cpu_shares {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(q) = r.cpu_quota {
+        cpu.insert("quota".into(), json!(q));
+        cpu.insert("period".into(), json!(r.cpu_period.unwrap_or(100_000)));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(m) = r.memory_limit {
+        resources["memory"] = json!({ "limit": m });
+    }
+    // The default devices runc allows (null, zero, full, tty, random, urandom, ptmx, pts).
+    let allow = |t: &str, maj: i64, min: Option<i64>| json!({"allow": true, "type": t, "major": maj, "minor": min, "access": "rwm"});
+    let devs = resources["devices"].as_array_mut().unwrap();
+    for (maj, min) in [(1, 3), (1, 5), (1, 7), (5, 0), (1, 8), (1, 9), (5, 2)] {
+        devs.push(allow("c", maj, Some(min)));
+    }
+    devs.push(allow("c", 136, None));
+
+    let caps = DEFAULT_CAPS;
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": { "uid": c.uid, "gid": c.gid },
+            "args": c.args,
+            "env": c.env,
+            "cwd": c.cwd,
+            "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
+            "noNewPrivileges": false,
+            "oomScoreAdj": c.oom_score_adj,
+        },
+        "root": { "path": c.rootfs, "readonly": false },
+        "hostname": c.hostname,
+        "mounts": mounts,
+        "linux": {
+            "cgroupsPath": c.cgroups_path,
+            "resources": resources,
+            "namespaces": namespaces,
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> ContainerConfig {
+        ContainerConfig {
+            rootfs: "/r".into(),
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            uid: 0,
+            gid: 0,
+            hostname: Some("p".into()),
+            net: Ns::Path("/ns/net".into()),
+            ipc: Ns::New,
+            uts: Ns::Host,
+            pid: Ns::New,
+            cgroups_path: "/kubepods/x".into(),
+            resources: Resources { cpu_shares: Some(102), cpu_quota: Some(50_000), cpu_period: None, memory_limit: Some(1 << 20) },
+            oom_score_adj: 1000,
+            mounts: vec![],
+        }
+    }
+
+    #[test]
+    fn spec_has_namespaces_resources_and_no_sys_resource() {
+        let s = build(&cfg());
+        let ns = s["linux"]["namespaces"].as_array().unwrap();
+        assert!(ns.contains(&json!({"type": "network", "path": "/ns/net"})));
+        assert!(ns.contains(&json!({"type": "ipc"})));
+        assert!(!ns.iter().any(|n| n["type"] == "uts"));
+        assert_eq!(s["linux"]["resources"]["cpu"], json!({"shares": 102, "quota": 50000, "period": 100000}));
+        assert_eq!(s["linux"]["resources"]["memory"]["limit"], 1 << 20);
+        assert!(!s.to_string().contains("CAP_SYS_RESOURCE"));
+        // The spec must parse as libcontainer's own type.
+        let _: libcontainer::oci_spec::runtime::Spec = serde_json::from_value(s).unwrap();
+    }
+}
