@@ -19,6 +19,14 @@ impl Kinds {
         k.add(Typed(super::namespace::NamespaceStrategy));
         k.add(Typed(super::configmap::ConfigMapStrategy));
         k.add(Typed(super::pod::PodStrategy));
+        k.add(Typed(super::node::NodeStrategy));
+        k.add(Typed(super::service::ServiceStrategy));
+        k.add(Typed(super::endpoints::EndpointsStrategy));
+        k.add(Typed(super::endpointslice::EndpointSliceStrategy));
+        k.add(Typed(super::secret::SecretStrategy));
+        k.add(Typed(super::serviceaccount::ServiceAccountStrategy));
+        k.add(Typed(super::event::EventStrategy));
+        k.add(Typed(super::lease::LeaseStrategy));
         k
     }
 

@@ -8,7 +8,15 @@
 
 pub mod field;
 pub mod configmap;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod event;
+pub mod lease;
+pub mod node;
 pub mod pod;
+pub mod secret;
+pub mod service;
+pub mod serviceaccount;
 pub mod pod_template;
 pub mod qos;
 pub mod quantity;

@@ -1,0 +1,87 @@
+//! Event (core v1): the event's namespace matches its involved object's;
+//! selectable by involvedObject.*, reason, source, type (what `kubectl
+//! describe` asks for).
+
+use k8s_openapi::api::core::v1::Event;
+
+use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+
+pub struct EventStrategy;
+
+impl Strategy for EventStrategy {
+    type Object = Event;
+
+    const INFO: ResourceInfo = ResourceInfo {
+        group: "",
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short_names: &["ev"],
+        categories: &[],
+        subresources: &[],
+        name_rule: NameRule::Subdomain,
+        tracks_generation: false,
+    };
+
+    fn validate(&self, ev: &Event) -> ErrorList {
+        let mut errs = Vec::new();
+        let ns = ev.metadata.namespace.as_deref().unwrap_or("");
+        let involved = ev.involved_object.namespace.as_deref().unwrap_or("");
+        // Events about cluster-scoped objects live in "default" (or nowhere).
+        let ok = if involved.is_empty() { ns.is_empty() || ns == "default" } else { ns == involved };
+        if !ok {
+            errs.push(FieldError::invalid(&Path::new("involvedObject").child("namespace"), involved, "does not match event.namespace"));
+        }
+        if let Some(t) = ev.type_.as_deref().filter(|t| !t.is_empty()) {
+            if t != "Normal" && t != "Warning" {
+                errs.push(FieldError::not_supported(&Path::new("type"), t, &["Normal", "Warning"]));
+            }
+        }
+        errs
+    }
+
+    fn fields(&self, ev: &Event, out: &mut Fields) {
+        let o = &ev.involved_object;
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        out.insert("involvedObject.kind".into(), s(&o.kind));
+        out.insert("involvedObject.namespace".into(), s(&o.namespace));
+        out.insert("involvedObject.name".into(), s(&o.name));
+        out.insert("involvedObject.uid".into(), s(&o.uid));
+        out.insert("involvedObject.apiVersion".into(), s(&o.api_version));
+        out.insert("involvedObject.resourceVersion".into(), s(&o.resource_version));
+        out.insert("involvedObject.fieldPath".into(), s(&o.field_path));
+        out.insert("reason".into(), s(&ev.reason));
+        out.insert("reportingComponent".into(), s(&ev.reporting_component));
+        let source = ev.source.as_ref().and_then(|x| x.component.clone()).filter(|c| !c.is_empty());
+        out.insert("source".into(), source.or_else(|| ev.reporting_component.clone()).unwrap_or_default());
+        out.insert("type".into(), s(&ev.type_));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Kind, Typed};
+    use serde_json::json;
+
+    fn event(ns: &str, involved_ns: &str) -> serde_json::Value {
+        json!({"metadata": {"name": "web.17a", "namespace": ns}, "reason": "Scheduled", "type": "Normal",
+            "involvedObject": {"kind": "Pod", "name": "web", "namespace": involved_ns, "uid": "u1"},
+            "source": {"component": "default-scheduler"}})
+    }
+
+    #[test]
+    fn namespace_must_match_and_fields() {
+        let kind = Typed(EventStrategy);
+        let ev = kind.admit_create(event("default", "default")).unwrap();
+        let f = kind.fields(&ev);
+        assert_eq!(f["involvedObject.name"], "web");
+        assert_eq!(f["involvedObject.kind"], "Pod");
+        assert_eq!(f["source"], "default-scheduler");
+        assert_eq!(f["reason"], "Scheduled");
+        let e = kind.admit_create(event("default", "other")).unwrap_err();
+        assert_eq!(e.0.message, r#"Event "web.17a" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace"#);
+    }
+}
