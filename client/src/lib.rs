@@ -9,10 +9,13 @@
 //! Every daemon and kubectl talks to the apiserver through this crate.
 
 mod api;
+pub mod backoff;
 mod client;
 pub mod error;
+pub mod informer;
 pub mod params;
 pub mod resource;
+pub mod store;
 
 pub use api::{Api, ObjectList, WatchEvent};
 pub use client::Client;
