@@ -16,6 +16,7 @@ pub mod informer;
 pub mod params;
 pub mod resource;
 pub mod store;
+pub mod workqueue;
 
 pub use api::{Api, ObjectList, WatchEvent};
 pub use client::Client;
