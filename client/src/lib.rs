@@ -13,6 +13,7 @@ pub mod backoff;
 mod client;
 pub mod error;
 pub mod informer;
+pub mod leader_election;
 pub mod params;
 pub mod resource;
 pub mod store;
@@ -25,4 +26,12 @@ pub use params::{DeleteParams, ListParams, Patch, PostParams, WatchParams};
 pub use resource::{ApiResourceRef, Resource};
 
 pub use k8s_openapi;
+pub use tokio_util::sync::CancellationToken;
 pub use proto;
+
+/// The wall clock as k8s-openapi's timestamp type (jiff without its `std` clock feature).
+pub(crate) fn now_timestamp() -> k8s_openapi::jiff::Timestamp {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::new(since_epoch.as_secs() as i64, since_epoch.subsec_nanos() as i32)
+        .expect("the clock is within jiff's range")
+}
