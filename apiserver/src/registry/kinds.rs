@@ -27,6 +27,17 @@ impl Kinds {
         k.add(Typed(super::serviceaccount::ServiceAccountStrategy));
         k.add(Typed(super::event::EventStrategy));
         k.add(Typed(super::lease::LeaseStrategy));
+        k.add(Typed(super::replicationcontroller::ReplicationControllerStrategy));
+        k.add(Typed(super::replicaset::ReplicaSetStrategy));
+        k.add(Typed(super::deployment::DeploymentStrategy));
+        k.add(Typed(super::statefulset::StatefulSetStrategy));
+        k.add(Typed(super::daemonset::DaemonSetStrategy));
+        k.add(Typed(super::job::JobStrategy));
+        k.add(Typed(super::cronjob::CronJobStrategy));
+        k.add(Typed(super::pv::PersistentVolumeStrategy));
+        k.add(Typed(super::pvc::PersistentVolumeClaimStrategy));
+        k.add(Typed(super::storageclass::StorageClassStrategy));
+        k.add(Typed(super::priorityclass::PriorityClassStrategy));
         k
     }
 

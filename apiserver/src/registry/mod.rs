@@ -8,15 +8,27 @@
 
 pub mod field;
 pub mod configmap;
+pub mod cronjob;
+pub mod daemonset;
+pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod event;
+pub mod job;
 pub mod lease;
 pub mod node;
 pub mod pod;
+pub mod priorityclass;
+pub mod pv;
+pub mod pvc;
+pub mod replicaset;
+pub mod replicationcontroller;
 pub mod secret;
 pub mod service;
 pub mod serviceaccount;
+pub mod statefulset;
+pub mod storageclass;
+pub mod workload;
 pub mod pod_template;
 pub mod qos;
 pub mod quantity;
@@ -95,6 +107,14 @@ pub trait Strategy: Send + Sync + 'static {
 
     const INFO: ResourceInfo;
 
+    /// Fields upstream reports as `Required value` but k8s-openapi cannot
+    /// decode without (e.g. a Deployment's spec.selector): checked on the raw
+    /// JSON before decoding, so the client gets upstream's message rather
+    /// than a decode error.
+    fn required_before_decode(&self, _obj: &Value) -> ErrorList {
+        Vec::new()
+    }
+
     /// Upstream's defaulting (SetDefaults_*), applied to every object written
     /// (create, update, patch), as upstream defaults on every decode.
     fn default(&self, _obj: &mut Self::Object) {}
@@ -158,6 +178,15 @@ impl<S: Strategy> Typed<S> {
         strict::decode::<S::Object>(v)
     }
 
+    fn check_required(&self, v: &Value) -> Result<(), ApiError> {
+        let errs = self.0.required_before_decode(v);
+        if errs.is_empty() {
+            return Ok(());
+        }
+        let name = v.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default();
+        Err(invalid(&S::INFO, name, errs))
+    }
+
     fn encode(obj: &S::Object) -> Result<Value, ApiError> {
         serde_json::to_value(obj).map_err(|e| ApiError::new(500, "InternalError", format!("encoding object: {e}")))
     }
@@ -177,6 +206,7 @@ impl<S: Strategy> Kind for Typed<S> {
     }
 
     fn admit_create(&self, v: Value) -> Result<Value, ApiError> {
+        self.check_required(&v)?;
         let mut obj = self.decode(v)?;
         self.0.default(&mut obj);
         self.0.prepare_for_create(&mut obj);
@@ -187,6 +217,7 @@ impl<S: Strategy> Kind for Typed<S> {
     }
 
     fn admit_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
+        self.check_required(&new)?;
         let mut obj = self.decode(new)?;
         let old: S::Object = serde_json::from_value(old.clone())
             .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;

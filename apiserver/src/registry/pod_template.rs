@@ -172,7 +172,13 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
 }
 
 pub fn default_template(t: &mut Option<PodTemplateSpec>) {
-    if let Some(spec) = t.as_mut().and_then(|t| t.spec.as_mut()) {
+    if let Some(t) = t.as_mut() {
+        default_template_spec(t);
+    }
+}
+
+pub fn default_template_spec(t: &mut PodTemplateSpec) {
+    if let Some(spec) = t.spec.as_mut() {
         default_pod_spec(spec);
     }
 }
