@@ -109,15 +109,20 @@ impl LeaderElector {
         tracing::info!(lease = %self.config.name, identity = %self.config.identity, "became leader");
         let leading = shutdown.child_token();
         let mut work = std::pin::pin!(lead(leading.clone()));
+        let mut work_done = true;
         let end = {
             let renew = self.renew_until_lost(&shutdown);
             tokio::select! {
-                end = renew => end,
-                _ = &mut work => LeadershipEnd::Finished,
+                end = renew => {
+                    work_done = false;
+                    end
+                }
+                // `leading` is a child of `shutdown`: the work may see a shutdown first.
+                _ = &mut work => if shutdown.is_cancelled() { LeadershipEnd::Shutdown } else { LeadershipEnd::Finished },
             }
         };
         leading.cancel();
-        if end != LeadershipEnd::Finished {
+        if !work_done {
             work.await;
         }
         match end {

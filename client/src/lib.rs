@@ -12,6 +12,7 @@ mod api;
 pub mod backoff;
 mod client;
 pub mod error;
+pub mod events;
 pub mod informer;
 pub mod leader_election;
 pub mod params;

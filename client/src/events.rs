@@ -1,0 +1,246 @@
+//! Recording core/v1 Events about objects (client-go's `record.EventRecorder`
+//! with its correlator's aggregation).
+//!
+//! [`EventRecorder::publish`] never blocks: events go through a bounded
+//! channel to a background writer, and are dropped (with a warning) when it
+//! is full, as upstream's broadcaster does. The writer names events
+//! `<object name>.<hex unix nanos>` and aggregates repeats: the same object,
+//! type, reason, message and source bumps `count` and `lastTimestamp` of the
+//! existing Event instead of creating a new one.
+//!
+//! ```no_run
+//! # async fn f(client: client::Client, pod: k8s_openapi::api::core::v1::Pod) {
+//! use client::events::{EventRecorder, EventType};
+//! let recorder = EventRecorder::new(client, "default-scheduler", None);
+//! recorder.publish(&pod, EventType::Normal, "Scheduled", "Successfully assigned default/web to n1");
+//! recorder.flush().await; // before exit: write what is queued
+//! # }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::backoff::Backoff;
+use crate::{Api, Client, Error, Patch, PostParams, Resource};
+
+/// Events waiting to be written; more are dropped (upstream's maxQueuedEvents).
+const QUEUE: usize = 1000;
+/// Aggregation keys remembered (upstream's maxLruCacheEntries).
+const CACHE: usize = 4096;
+/// Writes tried per event before it is dropped.
+const ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// The reference an Event makes to `obj` (kind, apiVersion, namespace,
+/// name, uid, resourceVersion).
+pub fn object_reference<K: Resource>(obj: &K) -> ObjectReference {
+    let m = obj.metadata();
+    ObjectReference {
+        api_version: Some(K::API_VERSION.to_string()),
+        kind: Some(K::KIND.to_string()),
+        namespace: m.namespace.clone(),
+        name: m.name.clone(),
+        uid: m.uid.clone(),
+        resource_version: m.resource_version.clone(),
+        field_path: None,
+    }
+}
+
+enum Command {
+    Record { reference: ObjectReference, type_: EventType, reason: String, message: String },
+    Flush(oneshot::Sender<()>),
+}
+
+/// Cheap-to-clone handle; the writer task stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct EventRecorder {
+    tx: mpsc::Sender<Command>,
+}
+
+impl EventRecorder {
+    /// A recorder for `component` (e.g. "kubelet", "default-scheduler") on
+    /// `host` (the node name, if any). Spawns the writer: call it inside a
+    /// tokio runtime.
+    pub fn new(client: Client, component: &str, host: Option<&str>) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let source = EventSource { component: Some(component.to_string()), host: host.map(str::to_string) };
+        tokio::spawn(Writer { client, source, cache: HashMap::new(), order: VecDeque::new() }.run(rx));
+        EventRecorder { tx }
+    }
+
+    /// Records an event about `obj`. Never blocks; drops the event if the queue is full.
+    pub fn publish<K: Resource>(&self, obj: &K, type_: EventType, reason: &str, message: impl Into<String>) {
+        self.publish_ref(object_reference(obj), type_, reason, message)
+    }
+
+    /// Records an event about the object `reference` points to.
+    pub fn publish_ref(&self, reference: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) {
+        let cmd = Command::Record { reference, type_, reason: reason.to_string(), message: message.into() };
+        if let Err(e) = self.tx.try_send(cmd) {
+            if let mpsc::error::TrySendError::Full(Command::Record { reason, reference, .. }) = e {
+                tracing::warn!(%reason, object = ?reference.name, "event queue full; dropping event");
+            }
+        }
+    }
+
+    /// Waits until every event published before this call has been written
+    /// (or given up on).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// What identifies "the same event" (upstream's getEventKey).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AggregateKey {
+    kind: String,
+    api_version: String,
+    namespace: String,
+    name: String,
+    uid: String,
+    field_path: String,
+    type_: EventType,
+    reason: String,
+    message: String,
+}
+
+struct Written {
+    namespace: String,
+    name: String,
+    count: i32,
+}
+
+struct Writer {
+    client: Client,
+    source: EventSource,
+    cache: HashMap<AggregateKey, Written>,
+    /// Insertion order, to evict the oldest key when the cache is full.
+    order: VecDeque<AggregateKey>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Flush(done) => {
+                    let _ = done.send(());
+                }
+                Command::Record { reference, type_, reason, message } => {
+                    self.record(reference, type_, reason, message).await;
+                }
+            }
+        }
+    }
+
+    async fn record(&mut self, reference: ObjectReference, type_: EventType, reason: String, message: String) {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let key = AggregateKey {
+            kind: s(&reference.kind),
+            api_version: s(&reference.api_version),
+            namespace: s(&reference.namespace),
+            name: s(&reference.name),
+            uid: s(&reference.uid),
+            field_path: s(&reference.field_path),
+            type_,
+            reason: reason.clone(),
+            message: message.clone(),
+        };
+        let now = Time(crate::now_timestamp());
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        for attempt in 1..=ATTEMPTS {
+            let result = match self.cache.get(&key) {
+                Some(w) => self.bump(w, &now).await,
+                None => self.create(&reference, type_, &reason, &message, &now).await,
+            };
+            match result {
+                Ok(written) => {
+                    self.remember(key, written);
+                    return;
+                }
+                // The aggregated event is gone (deleted, TTL): start a new one.
+                Err(e) if e.is_not_found() && self.cache.contains_key(&key) => {
+                    self.cache.remove(&key);
+                    self.order.retain(|k| k != &key);
+                }
+                Err(e @ (Error::Rpc(_) | Error::Connect(_))) if attempt < ATTEMPTS => {
+                    tracing::debug!(error = %e, %reason, "cannot write event; retrying");
+                    backoff.wait().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, %reason, object = ?reference.name, "cannot write event; dropping it");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+        now: &Time,
+    ) -> crate::Result<Written> {
+        // Events about cluster-scoped objects (nodes) live in "default", as upstream.
+        let namespace = reference.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let name = format!("{}.{:x}", reference.name.as_deref().unwrap_or_default(), nanos);
+        let event = Event {
+            metadata: ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
+            involved_object: reference.clone(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            type_: Some(type_.as_str().to_string()),
+            source: Some(self.source.clone()),
+            reporting_component: self.source.component.clone(),
+            reporting_instance: self.source.host.clone(),
+            first_timestamp: Some(now.clone()),
+            last_timestamp: Some(now.clone()),
+            count: Some(1),
+            ..Default::default()
+        };
+        let created = Api::<Event>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &event).await?;
+        Ok(Written { namespace, name: created.metadata.name.unwrap_or_default(), count: 1 })
+    }
+
+    /// Bumps count and lastTimestamp of an event written before.
+    async fn bump(&self, w: &Written, now: &Time) -> crate::Result<Written> {
+        let count = w.count + 1;
+        let patch = Patch::Merge(serde_json::json!({ "count": count, "lastTimestamp": now }));
+        Api::<Event>::namespaced(self.client.clone(), &w.namespace).patch(&w.name, &PostParams::default(), &patch).await?;
+        Ok(Written { namespace: w.namespace.clone(), name: w.name.clone(), count })
+    }
+
+    fn remember(&mut self, key: AggregateKey, written: Written) {
+        if self.cache.insert(key.clone(), written).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.cache.remove(&old);
+                }
+            }
+        }
+    }
+}
