@@ -18,6 +18,8 @@
 //! ```
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
@@ -73,6 +75,7 @@ enum Command {
 #[derive(Clone)]
 pub struct EventRecorder {
     tx: mpsc::Sender<Command>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl EventRecorder {
@@ -83,7 +86,12 @@ impl EventRecorder {
         let (tx, rx) = mpsc::channel(QUEUE);
         let source = EventSource { component: Some(component.to_string()), host: host.map(str::to_string) };
         tokio::spawn(Writer { client, source, cache: HashMap::new(), order: VecDeque::new() }.run(rx));
-        EventRecorder { tx }
+        EventRecorder { tx, dropped: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Events dropped because the queue was full (for /metrics).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Records an event about `obj`. Never blocks; drops the event if the queue is full.
@@ -96,6 +104,7 @@ impl EventRecorder {
         let cmd = Command::Record { reference, type_, reason: reason.to_string(), message: message.into() };
         if let Err(e) = self.tx.try_send(cmd) {
             if let mpsc::error::TrySendError::Full(Command::Record { reason, reference, .. }) = e {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%reason, object = ?reference.name, "event queue full; dropping event");
             }
         }
@@ -242,5 +251,43 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    #[tokio::test]
+    async fn publish_never_blocks_and_drops_when_the_queue_is_full() {
+        // Nothing listens there; on this single-threaded runtime the writer
+        // does not even run until the test yields, so the queue just fills.
+        let client = Client::connect_lazy("127.0.0.1:1").unwrap();
+        let recorder = EventRecorder::new(client, "test", None);
+        let cm = ConfigMap { metadata: ObjectMeta { name: Some("x".into()), namespace: Some("default".into()), ..Default::default() }, ..Default::default() };
+        for i in 0..QUEUE + 100 {
+            recorder.publish(&cm, EventType::Normal, "Test", format!("event {i}"));
+        }
+        assert_eq!(recorder.dropped(), 100);
+    }
+
+    #[test]
+    fn references_carry_kind_version_and_identity() {
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("x".into()),
+                namespace: Some("ns".into()),
+                uid: Some("u1".into()),
+                resource_version: Some("7".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let r = object_reference(&cm);
+        assert_eq!(
+            (r.kind.as_deref(), r.api_version.as_deref(), r.namespace.as_deref(), r.name.as_deref(), r.uid.as_deref(), r.resource_version.as_deref()),
+            (Some("ConfigMap"), Some("v1"), Some("ns"), Some("x"), Some("u1"), Some("7"))
+        );
     }
 }

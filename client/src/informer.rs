@@ -17,7 +17,7 @@
 //!     .with_index("namespace", |p: &Pod| p.metadata.namespace.clone().into_iter().collect());
 //! let store = informer.store();
 //! let mut events = informer.subscribe();
-//! tokio::spawn({ let i = informer.clone(); async move { i.run().await } });
+//! let task = informer.spawn(); // task.abort() stops it
 //! store.wait_synced().await;
 //! while let Some(ev) = events.recv().await {
 //!     match ev {
@@ -162,6 +162,12 @@ impl<K: Resource> Informer<K> {
 
     pub async fn wait_synced(&self) {
         self.store.wait_synced().await
+    }
+
+    /// Runs [`run`](Self::run) on a new task; abort the handle to stop.
+    pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move { me.run().await })
     }
 
     /// Lists and watches until the future is dropped (abort its task to stop).

@@ -1,10 +1,13 @@
 //! ferrokube's client machinery, the project's client-go.
 //!
 //! - [`Client`] and [`Api`]: typed calls to the apiserver over gRPC.
-//! - `informer`: list + watch into a local store with indexes.
-//! - `workqueue`: rate-limited, de-duplicating work queue for controllers.
-//! - `leader_election`: one active replica, elected on a `Lease`.
-//! - `events`: records `Event` objects about other objects.
+//! - [`informer`] + [`store`]: list + watch into a local cache with indexes and event handlers.
+//! - [`workqueue`]: rate-limited, de-duplicating work queue for controllers.
+//! - [`leader_election`]: one active replica, elected on a `Lease`.
+//! - [`events`]: records `Event` objects about other objects.
+//! - [`backoff`]: jittered exponential backoff for retry loops.
+//!
+//! See client/README.md for a usage example of each.
 //!
 //! Every daemon and kubectl talks to the apiserver through this crate.
 
