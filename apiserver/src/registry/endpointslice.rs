@@ -1,6 +1,6 @@
 //! EndpointSlice (discovery.k8s.io/v1): addresses match the addressType
 //! (immutable), at most 1000 endpoints and 100 ports, ports default to TCP
-//! with an empty name.
+//! with an empty name. Generation counts changes to endpoints and ports.
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -38,7 +38,7 @@ impl Strategy for EndpointSliceStrategy {
         categories: &[],
         subresources: &[],
         name_rule: NameRule::Subdomain,
-        tracks_generation: false,
+        tracks_generation: true,
     };
 
     fn default(&self, es: &mut EndpointSlice) {

@@ -34,11 +34,6 @@ impl Strategy for EventStrategy {
         if !ok {
             errs.push(FieldError::invalid(&Path::new("involvedObject").child("namespace"), involved, "does not match event.namespace"));
         }
-        if let Some(t) = ev.type_.as_deref().filter(|t| !t.is_empty()) {
-            if t != "Normal" && t != "Warning" {
-                errs.push(FieldError::not_supported(&Path::new("type"), t, &["Normal", "Warning"]));
-            }
-        }
         errs
     }
 

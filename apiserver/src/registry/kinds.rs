@@ -38,6 +38,8 @@ impl Kinds {
         k.add(Typed(super::pvc::PersistentVolumeClaimStrategy));
         k.add(Typed(super::storageclass::StorageClassStrategy));
         k.add(Typed(super::priorityclass::PriorityClassStrategy));
+        k.add(Typed(super::controllerrevision::ControllerRevisionStrategy));
+        k.add(Typed(super::podtemplate::PodTemplateStrategy));
         k
     }
 

@@ -8,6 +8,7 @@
 
 pub mod field;
 pub mod configmap;
+pub mod controllerrevision;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -18,11 +19,13 @@ pub mod job;
 pub mod lease;
 pub mod node;
 pub mod pod;
+pub mod podtemplate;
 pub mod priorityclass;
 pub mod pv;
 pub mod pvc;
 pub mod replicaset;
 pub mod replicationcontroller;
+pub mod scale;
 pub mod secret;
 pub mod service;
 pub mod serviceaccount;
