@@ -59,3 +59,29 @@ impl Strategy for NamespaceStrategy {
         out.insert("status.phase".into(), ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Kind, Typed};
+    use serde_json::json;
+
+    #[test]
+    fn create_sets_phase_finalizer_and_name_label() {
+        let ns = Typed(NamespaceStrategy).admit_create(json!({"metadata": {"name": "team-a"}})).unwrap();
+        assert_eq!(ns["status"], json!({"phase": "Active"}));
+        assert_eq!(ns["spec"], json!({"finalizers": ["kubernetes"]}));
+        assert_eq!(ns["metadata"]["labels"], json!({"kubernetes.io/metadata.name": "team-a"}));
+    }
+
+    #[test]
+    fn names_are_dns_labels_and_finalizers_stay_on_update() {
+        let kind = Typed(NamespaceStrategy);
+        let e = kind.admit_create(json!({"metadata": {"name": "a.b"}})).unwrap_err();
+        assert!(e.0.message.starts_with(r#"Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 label"#), "{}", e.0.message);
+        let old = kind.admit_create(json!({"metadata": {"name": "team-a"}})).unwrap();
+        let new = kind.admit_update(json!({"metadata": {"name": "team-a", "labels": {"x": "y"}}, "spec": {}}), &old).unwrap();
+        assert_eq!(new["spec"], json!({"finalizers": ["kubernetes"]}));
+        assert_eq!(new["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
+    }
+}

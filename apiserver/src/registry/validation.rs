@@ -163,6 +163,16 @@ pub fn validate_object_meta(meta: &ObjectMeta, info: &ResourceInfo) -> ErrorList
             }
         }
     }
+    if let Some(g) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
+        // A prefix may end in '-' (upstream masks it before checking).
+        let masked = match g.strip_suffix('-') {
+            Some(head) => format!("{head}a"),
+            None => g.to_string(),
+        };
+        for e in name_errors(info.name_rule, &masked) {
+            errs.push(FieldError::invalid(&path.child("generateName"), g, &e));
+        }
+    }
     if info.namespaced {
         match meta.namespace.as_deref() {
             None | Some("") => errs.push(FieldError::required(&path.child("namespace"), "")),
@@ -245,6 +255,18 @@ pub fn validate_object_meta_update(new: &ObjectMeta, old: &ObjectMeta, info: &Re
     }
     if new.creation_timestamp != old.creation_timestamp {
         errs.push(FieldError::invalid(&path.child("creationTimestamp"), "", immutable));
+    }
+    // An object being deleted may lose finalizers, never gain them.
+    if old.deletion_timestamp.is_some() {
+        let old_f = old.finalizers.clone().unwrap_or_default();
+        let added: Vec<String> = new.finalizers.iter().flatten().filter(|f| !old_f.contains(f)).cloned().collect();
+        if !added.is_empty() {
+            let shown = format!("[]string{{{}}}", added.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", "));
+            errs.push(FieldError::forbidden(
+                &path.child("finalizers"),
+                &format!("no new finalizers can be added if the object is being deleted, found new finalizers {shown}"),
+            ));
+        }
     }
     errs
 }
@@ -396,6 +418,25 @@ mod tests {
         assert!(port_name("http").is_empty());
         assert_eq!(port_name("1234"), vec!["must contain at least one letter (a-z)".to_string()]);
         assert!(ip("10.0.0.1").is_empty() && ip("::1").is_empty() && !ip("10.0.0.300").is_empty());
+    }
+
+    #[test]
+    fn generate_name_and_deleting_finalizers() {
+        use super::super::Strategy;
+        let info = super::super::configmap::ConfigMapStrategy::INFO;
+        let meta = |v: serde_json::Value| serde_json::from_value::<ObjectMeta>(v).unwrap();
+        let ok = meta(serde_json::json!({"name": "web-abcde", "generateName": "web-", "namespace": "default"}));
+        assert!(validate_object_meta(&ok, &info).is_empty());
+        let bad = meta(serde_json::json!({"name": "x", "generateName": "Web-", "namespace": "default"}));
+        let errs = validate_object_meta(&bad, &info);
+        assert!(errs[0].to_string().starts_with(r#"metadata.generateName: Invalid value: "Web-": a lowercase RFC 1123 subdomain"#), "{errs:?}");
+        let old = meta(serde_json::json!({"name": "x", "namespace": "default", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a"]}));
+        let new = meta(serde_json::json!({"name": "x", "namespace": "default", "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["a", "b"]}));
+        let errs = validate_object_meta_update(&new, &old, &info);
+        assert_eq!(
+            errs[0].to_string(),
+            r#"metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"b"}"#
+        );
     }
 
     #[test]
