@@ -1,1 +1,21 @@
-//! scheduler: work in progress, see its issue.
+//! ferrokube's kube-scheduler.
+//!
+//! - [`queue`]: active / backoff / unschedulable pods.
+//! - [`cache`]: nodes with their bound and assumed pods; the per-cycle snapshot.
+//! - [`framework`]: extension points and plugin lists of a profile.
+//! - [`plugins`]: one module per upstream plugin.
+//! - [`config`]: KubeSchedulerConfiguration v1.
+//! - [`schedule_one`]: one attempt for one pod; [`scheduler`]: the loop;
+//!   [`binder`]: concurrent binds; [`preemption`]: DefaultPreemption.
+
+pub mod cache;
+pub mod config;
+pub mod framework;
+pub mod plugins;
+pub mod pod_info;
+pub mod quantity;
+pub mod queue;
+pub mod resource;
+pub mod schedule_one;
+pub mod selector;
+pub mod testutil;

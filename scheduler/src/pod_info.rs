@@ -1,0 +1,245 @@
+//! A pod with everything the plugins need precomputed once (upstream framework.PodInfo).
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, Toleration, TopologySpreadConstraint};
+
+use crate::resource::{pod_requests, Resource};
+use crate::selector::{Labels, NodeSelector, NodeTerm, Op, Requirement, Selector};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    pub protocol: String,
+    pub ip: String,
+    pub port: i32,
+}
+
+impl HostPort {
+    /// Same port and protocol, and the IPs overlap (0.0.0.0 overlaps every IP).
+    pub fn conflicts(&self, o: &HostPort) -> bool {
+        self.port == o.port && self.protocol == o.protocol && (self.ip == o.ip || self.ip == "0.0.0.0" || o.ip == "0.0.0.0")
+    }
+}
+
+/// A pod (anti-)affinity term with its selectors compiled.
+#[derive(Debug, Clone)]
+pub struct AffinityTerm {
+    pub selector: Selector,
+    pub namespaces: Vec<String>,
+    /// An empty namespaceSelector: every namespace.
+    pub all_namespaces: bool,
+    pub topology_key: String,
+}
+
+impl AffinityTerm {
+    fn new(t: &PodAffinityTerm, pod_ns: &str, pod_labels: &Labels) -> Self {
+        let mut selector = Selector::from_label_selector(t.label_selector.as_ref());
+        // matchLabelKeys / mismatchLabelKeys take their values from the incoming pod.
+        for k in t.match_label_keys.iter().flatten() {
+            if let Some(v) = pod_labels.get(k) {
+                selector.add(Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) });
+            }
+        }
+        for k in t.mismatch_label_keys.iter().flatten() {
+            if let Some(v) = pod_labels.get(k) {
+                selector.add(Requirement { key: k.clone(), op: Op::NotIn(vec![v.clone()]) });
+            }
+        }
+        let all_namespaces = t.namespace_selector.as_ref().is_some_and(|s| {
+            s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+        });
+        let mut namespaces = t.namespaces.clone().unwrap_or_default();
+        if namespaces.is_empty() && t.namespace_selector.is_none() {
+            namespaces.push(pod_ns.to_string());
+        }
+        AffinityTerm { selector, namespaces, all_namespaces, topology_key: t.topology_key.clone() }
+    }
+
+    /// Whether `pod` is selected by this term.
+    pub fn matches(&self, pod: &PodInfo) -> bool {
+        (self.all_namespaces || self.namespaces.iter().any(|n| *n == pod.namespace)) && self.selector.matches(&pod.labels)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WeightedTerm {
+    pub weight: i64,
+    pub term: AffinityTerm,
+}
+
+/// A compiled topologySpreadConstraint.
+#[derive(Debug, Clone)]
+pub struct SpreadConstraint {
+    pub max_skew: i32,
+    pub topology_key: String,
+    pub do_not_schedule: bool,
+    pub selector: Selector,
+    pub min_domains: Option<i32>,
+    /// nodeAffinityPolicy Honor (default): only nodes matching the pod's node affinity count.
+    pub honor_node_affinity: bool,
+    /// nodeTaintsPolicy Honor: only nodes whose taints the pod tolerates count (default Ignore).
+    pub honor_node_taints: bool,
+}
+
+impl SpreadConstraint {
+    fn new(c: &TopologySpreadConstraint, pod_labels: &Labels) -> Self {
+        let mut selector = Selector::from_label_selector(c.label_selector.as_ref());
+        for k in c.match_label_keys.iter().flatten() {
+            if let Some(v) = pod_labels.get(k) {
+                selector.add(Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) });
+            }
+        }
+        SpreadConstraint {
+            max_skew: c.max_skew,
+            topology_key: c.topology_key.clone(),
+            do_not_schedule: c.when_unsatisfiable == "DoNotSchedule",
+            selector,
+            min_domains: c.min_domains,
+            honor_node_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
+            honor_node_taints: c.node_taints_policy.as_deref() == Some("Honor"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PodInfo {
+    pub pod: Arc<Pod>,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    /// "namespace/name".
+    pub key: String,
+    pub labels: Labels,
+    pub priority: i32,
+    pub node_name: Option<String>,
+    pub scheduler_name: String,
+    pub requests: Resource,
+    /// Requests with the scoring defaults for unset cpu/memory.
+    pub non_zero: Resource,
+    pub host_ports: Vec<HostPort>,
+    pub tolerations: Vec<Toleration>,
+    pub node_selector: Option<Labels>,
+    pub required_node_affinity: Option<NodeSelector>,
+    pub preferred_node_affinity: Vec<(i64, NodeTerm)>,
+    pub required_affinity: Vec<AffinityTerm>,
+    pub required_anti_affinity: Vec<AffinityTerm>,
+    pub preferred_affinity: Vec<WeightedTerm>,
+    pub preferred_anti_affinity: Vec<WeightedTerm>,
+    pub spread: Vec<SpreadConstraint>,
+    /// Normalized image names of all containers.
+    pub images: Vec<String>,
+    pub preemption_never: bool,
+    pub terminating: bool,
+}
+
+impl PodInfo {
+    pub fn new(pod: Arc<Pod>) -> Self {
+        let md = &pod.metadata;
+        let namespace = md.namespace.clone().unwrap_or_default();
+        let name = md.name.clone().unwrap_or_default();
+        let labels: Labels = md.labels.clone().unwrap_or_default();
+        let spec = pod.spec.clone().unwrap_or_default();
+        let mut host_ports = vec![];
+        for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+            for p in c.ports.iter().flatten() {
+                if let Some(hp) = p.host_port.filter(|p| *p > 0) {
+                    let ip = p.host_ip.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "0.0.0.0".into());
+                    host_ports.push(HostPort { protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()), ip, port: hp });
+                }
+            }
+        }
+        let aff = spec.affinity.as_ref();
+        let na = aff.and_then(|a| a.node_affinity.as_ref());
+        let required_node_affinity = na
+            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
+            .map(|s| NodeSelector::new(&s.node_selector_terms));
+        let preferred_node_affinity = na
+            .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|p| p.weight != 0)
+            .map(|p| (p.weight as i64, NodeTerm::new(&p.preference)))
+            .collect();
+        let pa = aff.and_then(|a| a.pod_affinity.as_ref());
+        let paa = aff.and_then(|a| a.pod_anti_affinity.as_ref());
+        let terms = |v: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
+            v.into_iter().flatten().map(|t| AffinityTerm::new(t, &namespace, &labels)).collect()
+        };
+        let required_affinity = terms(pa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()));
+        let required_anti_affinity = terms(paa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()));
+        let weighted = |v: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| -> Vec<WeightedTerm> {
+            v.into_iter()
+                .flatten()
+                .map(|w| WeightedTerm { weight: w.weight as i64, term: AffinityTerm::new(&w.pod_affinity_term, &namespace, &labels) })
+                .collect()
+        };
+        let preferred_affinity = weighted(pa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()));
+        let preferred_anti_affinity = weighted(paa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()));
+        let spread = spec.topology_spread_constraints.iter().flatten().map(|c| SpreadConstraint::new(c, &labels)).collect();
+        let images = spec.containers.iter().filter_map(|c| c.image.as_deref()).map(normalize_image).collect();
+        PodInfo {
+            key: format!("{namespace}/{name}"),
+            uid: md.uid.clone().unwrap_or_default(),
+            priority: spec.priority.unwrap_or(0),
+            node_name: spec.node_name.clone().filter(|n| !n.is_empty()),
+            scheduler_name: spec.scheduler_name.clone().unwrap_or_else(|| "default-scheduler".into()),
+            requests: pod_requests(&pod, false),
+            non_zero: pod_requests(&pod, true),
+            host_ports,
+            tolerations: spec.tolerations.clone().unwrap_or_default(),
+            node_selector: spec.node_selector.clone().filter(|s| !s.is_empty()),
+            required_node_affinity,
+            preferred_node_affinity,
+            required_affinity,
+            required_anti_affinity,
+            preferred_affinity,
+            preferred_anti_affinity,
+            spread,
+            images,
+            preemption_never: spec.preemption_policy.as_deref() == Some("Never"),
+            terminating: md.deletion_timestamp.is_some(),
+            namespace,
+            name,
+            labels,
+            pod,
+        }
+    }
+
+    pub fn has_affinity(&self) -> bool {
+        !(self.required_affinity.is_empty()
+            && self.required_anti_affinity.is_empty()
+            && self.preferred_affinity.is_empty()
+            && self.preferred_anti_affinity.is_empty())
+    }
+}
+
+/// "busybox" -> "busybox:latest"; digests and tags are kept.
+pub fn normalize_image(name: &str) -> String {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if name.contains('@') || last.contains(':') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_get_latest() {
+        assert_eq!(normalize_image("busybox"), "busybox:latest");
+        assert_eq!(normalize_image("localhost:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(normalize_image("app:1.0"), "app:1.0");
+        assert_eq!(normalize_image("app@sha256:ab"), "app@sha256:ab");
+    }
+
+    #[test]
+    fn host_port_conflicts() {
+        let p = |ip: &str, port| HostPort { protocol: "TCP".into(), ip: ip.into(), port };
+        assert!(p("0.0.0.0", 80).conflicts(&p("10.0.0.1", 80)));
+        assert!(!p("10.0.0.2", 80).conflicts(&p("10.0.0.1", 80)));
+        assert!(!p("0.0.0.0", 80).conflicts(&p("0.0.0.0", 81)));
+    }
+}
