@@ -40,6 +40,8 @@ impl Kinds {
         k.add(Typed(super::priorityclass::PriorityClassStrategy));
         k.add(Typed(super::controllerrevision::ControllerRevisionStrategy));
         k.add(Typed(super::podtemplate::PodTemplateStrategy));
+        k.add(Typed(super::limitrange::LimitRangeStrategy));
+        k.add(Typed(super::resourcequota::ResourceQuotaStrategy));
         k
     }
 

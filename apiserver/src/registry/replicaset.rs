@@ -54,6 +54,11 @@ impl Strategy for ReplicaSetStrategy {
         errs
     }
 
+    fn fields(&self, o: &ReplicaSet, out: &mut super::Fields) {
+        let replicas = o.status.as_ref().map(|s| s.replicas).unwrap_or(0);
+        out.insert("status.replicas".into(), replicas.to_string());
+    }
+
     fn validate_status_update(&self, new: &ReplicaSet, _old: &ReplicaSet) -> ErrorList {
         let mut errs = Vec::new();
         let s = new.status.clone().unwrap_or_default();

@@ -71,6 +71,11 @@ impl Strategy for ReplicationControllerStrategy {
         errs
     }
 
+    fn fields(&self, o: &ReplicationController, out: &mut super::Fields) {
+        let replicas = o.status.as_ref().map(|s| s.replicas).unwrap_or(0);
+        out.insert("status.replicas".into(), replicas.to_string());
+    }
+
     fn validate_status_update(&self, new: &ReplicationController, _old: &ReplicationController) -> ErrorList {
         let mut errs = Vec::new();
         let s = new.status.clone().unwrap_or_default();
