@@ -1,0 +1,243 @@
+//! Command-line parsing (clap) and dispatch; errors are printed the way
+//! upstream kubectl prints them, with exit code 1.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+use crate::config::Overrides;
+use crate::context::{err, Ctx};
+use crate::error::CmdError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl",
+    about = "kubectl controls the Kubernetes cluster manager.",
+    long_about = "kubectl controls the Kubernetes cluster manager.\n\n Find more information at: https://kubernetes.io/docs/reference/kubectl/",
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file to use for CLI requests.
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<String>,
+    /// The name of the kubeconfig context to use
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The name of the kubeconfig cluster to use
+    #[arg(long, global = true)]
+    pub cluster: Option<String>,
+    /// The name of the kubeconfig user to use
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+    /// The address and port of the Kubernetes API server
+    #[arg(short = 's', long, global = true)]
+    pub server: Option<String>,
+    /// If present, the namespace scope for this CLI request
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// The length of time to wait before giving up on a single server request (accepted for compatibility).
+    #[arg(long = "request-timeout", global = true)]
+    pub request_timeout: Option<String>,
+    /// number for the log level verbosity (accepted for compatibility)
+    #[arg(short = 'v', long = "v", global = true)]
+    pub verbosity: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Display one or many resources
+    Get(cmd::get::GetArgs),
+    /// Show details of a specific resource or group of resources
+    Describe(cmd::describe::DescribeArgs),
+    /// Create a resource from a file or from stdin
+    Create(cmd::create::CreateArgs),
+    /// Apply a configuration to a resource by file name or stdin
+    Apply(cmd::apply::ApplyArgs),
+    /// Delete resources by file names, stdin, resources and names, or by resources and label selector
+    Delete(cmd::delete::DeleteArgs),
+    /// Replace a resource by file name or stdin
+    Replace(cmd::replace::ReplaceArgs),
+    /// Edit a resource on the server
+    Edit(cmd::edit::EditArgs),
+    /// Update fields of a resource
+    Patch(cmd::patch::PatchArgs),
+    /// Update the labels on a resource
+    Label(cmd::label::LabelArgs),
+    /// Update the annotations on a resource
+    Annotate(cmd::label::LabelArgs),
+    /// Set a new size for a deployment, replica set, or replication controller
+    Scale(cmd::scale::ScaleArgs),
+    /// Run a particular image on the cluster
+    Run(cmd::run::RunArgs),
+    /// Take a replication controller, service, deployment or pod and expose it as a new Kubernetes service
+    Expose(cmd::expose::ExposeArgs),
+    /// Set specific features on objects
+    #[command(subcommand)]
+    Set(cmd::set::SetCmd),
+    /// Mark node as unschedulable
+    Cordon(cmd::node::CordonArgs),
+    /// Mark node as schedulable
+    Uncordon(cmd::node::CordonArgs),
+    /// Drain node in preparation for maintenance
+    Drain(cmd::node::DrainArgs),
+    /// Update the taints on one or more nodes
+    Taint(cmd::node::TaintArgs),
+    /// Get documentation for a resource
+    Explain(cmd::explain::ExplainArgs),
+    /// Print the supported API resources on the server
+    #[command(name = "api-resources")]
+    ApiResources(cmd::api_resources::ApiResourcesArgs),
+    /// Print the supported API versions on the server, in the form of "group/version"
+    #[command(name = "api-versions")]
+    ApiVersions,
+    /// Print the client and server version information
+    Version(cmd::version::VersionArgs),
+    /// Modify kubeconfig files
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Get(_) => "get",
+            Command::Describe(_) => "describe",
+            Command::Create(_) => "create",
+            Command::Apply(_) => "apply",
+            Command::Delete(_) => "delete",
+            Command::Replace(_) => "replace",
+            Command::Edit(_) => "edit",
+            Command::Patch(_) => "patch",
+            Command::Label(_) => "label",
+            Command::Annotate(_) => "annotate",
+            Command::Scale(_) => "scale",
+            Command::Run(_) => "run",
+            Command::Expose(_) => "expose",
+            Command::Set(_) => "set",
+            Command::Cordon(_) => "cordon",
+            Command::Uncordon(_) => "uncordon",
+            Command::Drain(_) => "drain",
+            Command::Taint(_) => "taint",
+            Command::Explain(_) => "explain",
+            Command::ApiResources(_) => "api-resources",
+            Command::ApiVersions => "api-versions",
+            Command::Version(_) => "version",
+            Command::Config(_) => "config",
+        }
+    }
+}
+
+/// Parses `args`, runs the command, prints any error; returns the exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => return clap_error(e),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            err(&format!("error: {e}\n"));
+            return 1;
+        }
+    };
+    let g = cli.global.clone();
+    let ctx = Ctx::new(Overrides {
+        kubeconfig: g.kubeconfig,
+        context: g.context,
+        cluster: g.cluster,
+        user: g.user,
+        server: g.server,
+        namespace: g.namespace,
+    });
+    let name = cli.command.name();
+    let result = rt.block_on(dispatch(&ctx, cli.command));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let e = match e {
+                CmdError::Usage { msg, cmd } if cmd.is_empty() => CmdError::Usage { msg, cmd: name.into() },
+                other => other,
+            };
+            let (text, code) = e.render();
+            err(&text);
+            code
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CmdError> {
+    match command {
+        Command::Get(a) => cmd::get::run(ctx, a).await,
+        Command::Describe(a) => cmd::describe::run(ctx, a).await,
+        Command::Create(a) => cmd::create::run(ctx, a).await,
+        Command::Apply(a) => cmd::apply::run(ctx, a).await,
+        Command::Delete(a) => cmd::delete::run(ctx, a).await,
+        Command::Replace(a) => cmd::replace::run(ctx, a).await,
+        Command::Edit(a) => cmd::edit::run(ctx, a).await,
+        Command::Patch(a) => cmd::patch::run(ctx, a).await,
+        Command::Label(a) => cmd::label::run(ctx, a, cmd::label::Which::Labels).await,
+        Command::Annotate(a) => cmd::label::run(ctx, a, cmd::label::Which::Annotations).await,
+        Command::Scale(a) => cmd::scale::run(ctx, a).await,
+        Command::Run(a) => cmd::run::run(ctx, a).await,
+        Command::Expose(a) => cmd::expose::run(ctx, a).await,
+        Command::Set(a) => cmd::set::run(ctx, a).await,
+        Command::Cordon(a) => cmd::node::cordon(ctx, a, true).await,
+        Command::Uncordon(a) => cmd::node::cordon(ctx, a, false).await,
+        Command::Drain(a) => cmd::node::drain(ctx, a).await,
+        Command::Taint(a) => cmd::node::taint(ctx, a).await,
+        Command::Explain(a) => cmd::explain::run(ctx, a).await,
+        Command::ApiResources(a) => cmd::api_resources::run(ctx, a).await,
+        Command::ApiVersions => cmd::api_resources::versions(ctx).await,
+        Command::Version(a) => cmd::version::run(ctx, a).await,
+        Command::Config(a) => cmd::config::run(ctx, a),
+    }
+}
+
+/// Help goes to stdout with exit 0; usage errors as upstream: "error: ...", exit 1.
+fn clap_error(e: clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            crate::context::out(&e.render().to_string());
+            return 0;
+        }
+        _ => {}
+    }
+    let ctx_str = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join(", ")),
+        _ => None,
+    };
+    let msg = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let arg = ctx_str(ContextKind::InvalidArg).unwrap_or_default();
+            let flag = arg.split('=').next().unwrap_or(&arg).to_string();
+            if flag.starts_with("--") {
+                format!("unknown flag: {flag}")
+            } else if let Some(c) = flag.strip_prefix('-') {
+                format!("unknown shorthand flag: '{}' in {arg}", c.chars().next().unwrap_or(' '))
+            } else {
+                format!("unknown command \"{flag}\" for \"kubectl\"")
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let sub = ctx_str(ContextKind::InvalidSubcommand).unwrap_or_default();
+            format!("unknown command \"{sub}\" for \"kubectl\"")
+        }
+        _ => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            first
+        }
+    };
+    err(&format!("error: {msg}\nSee 'kubectl --help' for usage.\n"));
+    1
+}

@@ -1,0 +1,245 @@
+//! `kubectl delete`: by file, by TYPE NAME / TYPE/NAME, by selector, or --all.
+
+use std::time::{Duration, Instant};
+
+use client::proto::v1::ApiResource;
+use client::{Api, DeleteParams, ListParams};
+use serde_json::Value;
+
+use super::common::{map_item, parse_targets, DryRun, FileArgs};
+use crate::context::{err, out, Ctx};
+use crate::error::{CmdError, CmdResult};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeleteArgs {
+    /// TYPE[.VERSION][.GROUP] [NAME ...] | TYPE/NAME ...
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Selector (field query) to filter on, supports '=', '==', and '!='.
+    #[arg(long = "field-selector")]
+    pub field_selector: Option<String>,
+    /// Delete all resources, in the namespace of the specified resource types.
+    #[arg(long)]
+    pub all: bool,
+    /// If present, list the requested object(s) across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Period of time in seconds given to the resource to terminate gracefully. Ignored if negative. Set to 1 for immediate shutdown. Can only be set to 0 when --force is true (force deletion).
+    #[arg(long = "grace-period", default_value_t = -1, allow_negative_numbers = true)]
+    pub grace_period: i64,
+    /// If true, immediately remove resources from API and bypass graceful deletion.
+    #[arg(long)]
+    pub force: bool,
+    /// If true, resources are signaled for immediate shutdown (same as --grace-period=1).
+    #[arg(long)]
+    pub now: bool,
+    /// If true, wait for resources to be gone before returning. This waits for finalizers.
+    #[arg(long, default_value = "true", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub wait: String,
+    /// Must be "background", "orphan", or "foreground". Selects the deletion cascading strategy for the dependents (e.g. Pods created by a ReplicationController). Defaults to background.
+    #[arg(long, default_value = "background", num_args = 0..=1, require_equals = true, default_missing_value = "background")]
+    pub cascade: String,
+    /// Treat "resource not found" as a successful delete.
+    #[arg(long = "ignore-not-found")]
+    pub ignore_not_found: bool,
+    /// Output mode. Use "-o name" for shorter output (resource/name).
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Must be "none", "server", or "client".
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<String>,
+    /// The length of time to wait before giving up on a delete, zero means determine a timeout from the size of the object
+    #[arg(long)]
+    pub timeout: Option<String>,
+}
+
+struct Plan {
+    params: DeleteParams,
+    wait: bool,
+    name_output: bool,
+    dry: DryRun,
+    timeout: Duration,
+}
+
+pub async fn run(ctx: &Ctx, a: DeleteArgs) -> CmdResult {
+    let plan = plan(&a)?;
+    if a.force && plan.params.grace_period_seconds == Some(0) {
+        err("Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n");
+    }
+    let d = ctx.discovery().await?;
+    let ns = ctx.namespace()?;
+    let mut errors = Vec::new();
+    if !a.files.filename.is_empty() {
+        for item in crate::manifest::read(&a.files.filename, a.files.recursive)? {
+            let (r, ins) = map_item(ctx, d, &item)?;
+            let api = ctx.api(r, ins.as_deref()).await?;
+            if let Err(e) = delete_one(&api, r, crate::util::name(&item.obj), &plan).await {
+                if !(e.is_not_found() && a.ignore_not_found) {
+                    errors.push(e.with_source("deleting", &item.source));
+                }
+            }
+        }
+        return CmdError::aggregate(errors);
+    }
+    if a.args.is_empty() {
+        return Err(CmdError::raw(
+            "error: You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'",
+        ));
+    }
+    let targets = parse_targets(d, &a.args)?;
+    let selecting = a.all || a.selector.is_some() || a.field_selector.is_some();
+    let mut found = 0;
+    for t in &targets {
+        if t.names.is_empty() {
+            if !selecting {
+                return Err(CmdError::msg("resource(s) were provided, but no name was specified"));
+            }
+            let api = ctx.api(&t.resource, if a.all_namespaces { None } else { Some(&ns) }).await?;
+            let lp = ListParams { label_selector: a.selector.clone(), field_selector: a.field_selector.clone(), ..Default::default() };
+            let list = api.list(&lp).await?;
+            for o in list.items {
+                found += 1;
+                let ons = crate::util::namespace(&o).to_string();
+                let api = ctx.api(&t.resource, Some(if ons.is_empty() { &ns } else { &ons })).await?;
+                if let Err(e) = delete_one(&api, &t.resource, crate::util::name(&o), &plan).await {
+                    if !e.is_not_found() {
+                        errors.push(e);
+                    }
+                }
+            }
+        } else {
+            let api = ctx.api(&t.resource, Some(&ns)).await?;
+            for n in &t.names {
+                found += 1;
+                if let Err(e) = delete_one(&api, &t.resource, n, &plan).await {
+                    if !(e.is_not_found() && a.ignore_not_found) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+    }
+    if found == 0 && errors.is_empty() && !a.ignore_not_found {
+        out("No resources found\n");
+    }
+    CmdError::aggregate(errors)
+}
+
+fn plan(a: &DeleteArgs) -> CmdResult<Plan> {
+    let mut grace = a.grace_period;
+    if a.now {
+        if grace != -1 {
+            return Err(CmdError::msg("--now and --grace-period cannot be specified together"));
+        }
+        grace = 1;
+    }
+    if grace == 0 && !a.force {
+        grace = 1;
+    }
+    if a.force && grace < 0 {
+        grace = 0;
+    }
+    let policy = match a.cascade.as_str() {
+        "background" | "true" => "Background",
+        "foreground" => "Foreground",
+        "orphan" | "false" => "Orphan",
+        o => {
+            return Err(CmdError::msg(format!(
+                "invalid cascade value ({o}). Must be \"background\", \"foreground\", or \"orphan\""
+            )))
+        }
+    };
+    let dry = DryRun::parse(a.dry_run.as_deref())?;
+    let params = DeleteParams {
+        grace_period_seconds: (grace >= 0).then_some(grace),
+        propagation_policy: Some(policy.to_string()),
+        dry_run: dry == DryRun::Server,
+        ..Default::default()
+    };
+    let wait = a.wait != "false" && dry == DryRun::None;
+    let timeout = a.timeout.as_deref().and_then(parse_go_duration).filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(7 * 86400));
+    Ok(Plan { params, wait, name_output: a.output.as_deref() == Some("name"), dry, timeout })
+}
+
+/// "30s", "2m", "1h30m", "500ms" (Go's time.ParseDuration, the common cases).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Some(Duration::from_secs(n));
+    }
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push(chars.next()?);
+        }
+        let n: f64 = num.parse().ok()?;
+        num.clear();
+        let secs = match unit.as_str() {
+            "h" => n * 3600.0,
+            "m" => n * 60.0,
+            "s" => n,
+            "ms" => n / 1000.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(secs);
+    }
+    num.is_empty().then_some(total)
+}
+
+async fn delete_one(api: &Api<Value>, r: &ApiResource, name: &str, plan: &Plan) -> CmdResult {
+    let prefix = crate::resources::kind_prefix(r);
+    if plan.dry == DryRun::Client {
+        api.get(name).await?;
+    } else {
+        let (obj, gone) = api.delete(name, &plan.params).await?;
+        if plan.wait && !gone {
+            wait_gone(api, name, crate::util::s(&obj, "/metadata/uid"), plan.timeout).await?;
+        }
+    }
+    if plan.name_output {
+        out(&format!("{prefix}/{name}\n"));
+    } else {
+        out(&format!("{prefix} \"{name}\" deleted{}\n", plan.dry.suffix()));
+    }
+    Ok(())
+}
+
+/// Waits until the object (this uid) is gone from the server.
+async fn wait_gone(api: &Api<Value>, name: &str, uid: &str, timeout: Duration) -> CmdResult {
+    let start = Instant::now();
+    loop {
+        match api.get_opt(name).await? {
+            None => return Ok(()),
+            Some(o) if !uid.is_empty() && crate::util::s(&o, "/metadata/uid") != uid => return Ok(()),
+            Some(_) => {}
+        }
+        if start.elapsed() > timeout {
+            return Err(CmdError::msg(format!("timed out waiting for the condition on {name}")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_go_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_go_duration("x"), None);
+    }
+}

@@ -1,0 +1,304 @@
+//! Node maintenance: `cordon`, `uncordon`, `drain`, `taint`.
+
+use client::{DeleteParams, ListParams, Patch, PostParams};
+use serde_json::{json, Value};
+
+use super::common::{named_objects, DryRun, FileArgs};
+use crate::context::{err, out, Ctx};
+use crate::error::{CmdError, CmdResult};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CordonArgs {
+    /// NODE
+    pub nodes: Vec<String>,
+    /// Selector (label query) to filter on
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Must be "none", "server", or "client".
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DrainArgs {
+    /// NODE
+    pub node: String,
+    /// Ignore DaemonSet-managed pods.
+    #[arg(long = "ignore-daemonsets")]
+    pub ignore_daemonsets: bool,
+    /// Continue even if there are pods using emptyDir (local data that will be deleted when the node is drained).
+    #[arg(long = "delete-emptydir-data")]
+    pub delete_emptydir_data: bool,
+    /// Continue even if there are pods that do not declare a controller.
+    #[arg(long)]
+    pub force: bool,
+    /// Period of time in seconds given to each pod to terminate gracefully. If negative, the default value specified in the pod will be used.
+    #[arg(long = "grace-period", default_value_t = -1, allow_negative_numbers = true)]
+    pub grace_period: i64,
+    /// Label selector to filter pods on the node
+    #[arg(long = "pod-selector")]
+    pub pod_selector: Option<String>,
+    /// The length of time to wait before giving up, zero means infinite
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Must be "none", "server", or "client".
+    #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    pub dry_run: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TaintArgs {
+    /// NODE|-l SELECTOR|--all KEY_1=VAL_1:TAINT_EFFECT_1 ... (KEY:EFFECT- or KEY- to remove)
+    pub args: Vec<String>,
+    /// If true, allow taints to be overwritten, otherwise reject taint updates that overwrite existing taints.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Selector (label query) to filter on
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Select all nodes in the cluster
+    #[arg(long)]
+    pub all: bool,
+}
+
+async fn nodes(ctx: &Ctx, names: &[String], selector: Option<&str>, all: bool) -> CmdResult<Vec<String>> {
+    let mut args = vec!["nodes".to_string()];
+    args.extend(names.iter().cloned());
+    let named = named_objects(ctx, &args, &FileArgs::default(), selector, all).await?;
+    Ok(named.into_iter().map(|n| n.name).collect())
+}
+
+async fn node_api(ctx: &Ctx) -> CmdResult<client::Api<Value>> {
+    let d = ctx.discovery().await?;
+    let r = d.resolve_one("nodes")?.clone();
+    ctx.api(&r, None).await
+}
+
+async fn set_unschedulable(ctx: &Ctx, node: &str, on: bool, dry: DryRun) -> CmdResult<bool> {
+    let api = node_api(ctx).await?;
+    let cur = api.get(node).await?;
+    let was = cur.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+    if was == on {
+        return Ok(false);
+    }
+    if dry != DryRun::Client {
+        let v = if on { json!(true) } else { Value::Null };
+        let pp = PostParams { dry_run: dry == DryRun::Server, ..Default::default() };
+        api.patch(node, &pp, &Patch::Merge(json!({"spec": {"unschedulable": v}}))).await?;
+    }
+    Ok(true)
+}
+
+pub async fn cordon(ctx: &Ctx, a: CordonArgs, on: bool) -> CmdResult {
+    let dry = DryRun::parse(a.dry_run.as_deref())?;
+    if a.nodes.is_empty() && a.selector.is_none() {
+        return Err(CmdError::usage("", "USAGE: cordon NODE [flags]"));
+    }
+    let word = if on { "cordoned" } else { "uncordoned" };
+    for n in nodes(ctx, &a.nodes, a.selector.as_deref(), false).await? {
+        if set_unschedulable(ctx, &n, on, dry).await? {
+            out(&format!("node/{n} {word}{}\n", dry.suffix()));
+        } else {
+            out(&format!("node/{n} already {word}\n"));
+        }
+    }
+    Ok(())
+}
+
+/// Why a pod blocks the drain, or whether it is skipped.
+enum PodCheck {
+    Evict,
+    SkipMirror,
+    DaemonSet,
+    Blocked(&'static str),
+}
+
+fn check_pod(p: &Value, a: &DrainArgs) -> PodCheck {
+    if p.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
+        return PodCheck::SkipMirror;
+    }
+    let phase = crate::util::s(p, "/status/phase");
+    let finished = phase == "Succeeded" || phase == "Failed";
+    let controller = crate::util::arr(p, "/metadata/ownerReferences")
+        .iter()
+        .find(|o| o.get("controller").and_then(Value::as_bool) == Some(true))
+        .cloned();
+    if let Some(c) = &controller {
+        if crate::util::s(c, "/kind") == "DaemonSet" {
+            return PodCheck::DaemonSet;
+        }
+    }
+    if controller.is_none() && !a.force && !finished {
+        return PodCheck::Blocked("cannot delete Pods that declare no controller (use --force to override)");
+    }
+    let empty_dir = crate::util::arr(p, "/spec/volumes").iter().any(|v| v.get("emptyDir").is_some());
+    if empty_dir && !a.delete_emptydir_data && !finished {
+        return PodCheck::Blocked("cannot delete Pods with local storage (use --delete-emptydir-data to override)");
+    }
+    PodCheck::Evict
+}
+
+pub async fn drain(ctx: &Ctx, a: DrainArgs) -> CmdResult {
+    let dry = DryRun::parse(a.dry_run.as_deref())?;
+    let node = a.node.clone();
+    if set_unschedulable(ctx, &node, true, dry).await? {
+        out(&format!("node/{node} cordoned{}\n", dry.suffix()));
+    } else {
+        out(&format!("node/{node} already cordoned\n"));
+    }
+    let d = ctx.discovery().await?;
+    let pods_r = d.resolve_one("pods")?.clone();
+    let all = ctx.api(&pods_r, None).await?;
+    let lp = ListParams { field_selector: Some(format!("spec.nodeName={node}")), label_selector: a.pod_selector.clone(), ..Default::default() };
+    let pods = all.list(&lp).await?.items;
+    let mut blocked: Vec<(&'static str, String)> = Vec::new();
+    let mut daemonsets = Vec::new();
+    let mut evict = Vec::new();
+    for p in &pods {
+        let id = format!("{}/{}", crate::util::namespace(p), crate::util::name(p));
+        match check_pod(p, &a) {
+            PodCheck::Evict => evict.push(p),
+            PodCheck::SkipMirror => {}
+            PodCheck::DaemonSet if a.ignore_daemonsets => daemonsets.push(id),
+            PodCheck::DaemonSet => blocked.push(("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)", id)),
+            PodCheck::Blocked(why) => blocked.push((why, id)),
+        }
+    }
+    if !blocked.is_empty() {
+        let mut reasons: Vec<&str> = blocked.iter().map(|b| b.0).collect();
+        reasons.dedup();
+        let msg = reasons
+            .iter()
+            .map(|r| format!("{r}: {}", blocked.iter().filter(|b| b.0 == *r).map(|b| b.1.clone()).collect::<Vec<_>>().join(", ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        err(&format!("error: unable to drain node \"{node}\" due to error: {msg}, continuing command...\n"));
+        err(&format!("There are pending nodes to be drained:\n {node}\n"));
+        return Err(CmdError::raw(msg));
+    }
+    if !daemonsets.is_empty() {
+        err(&format!("Warning: ignoring DaemonSet-managed Pods: {}\n", daemonsets.join(", ")));
+    }
+    for p in evict {
+        let (ns, name) = (crate::util::namespace(p), crate::util::name(p));
+        out(&format!("evicting pod {ns}/{name}\n"));
+        if dry == DryRun::Client {
+            continue;
+        }
+        let api = ctx.api(&pods_r, Some(ns)).await?;
+        let dp = DeleteParams { grace_period_seconds: (a.grace_period >= 0).then_some(a.grace_period), ..Default::default() };
+        match api.delete(name, &dp).await {
+            Ok((_, gone)) => {
+                if !gone {
+                    while api.get_opt(name).await?.is_some_and(|o| crate::util::s(&o, "/metadata/uid") == crate::util::s(p, "/metadata/uid")) {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        out(&format!("pod/{name} evicted\n"));
+    }
+    out(&format!("node/{node} drained{}\n", dry.suffix()));
+    Ok(())
+}
+
+/// One taint change: key, value, effect; `remove` for "key[:effect]-".
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaintSpec {
+    pub key: String,
+    pub value: String,
+    pub effect: String,
+    pub remove: bool,
+}
+
+pub fn parse_taint(s: &str) -> CmdResult<TaintSpec> {
+    let invalid = || CmdError::msg(format!("invalid taint spec: {s}"));
+    if let Some(rest) = s.strip_suffix('-') {
+        let (key, effect) = match rest.split_once(':') {
+            Some((k, e)) => (k, e),
+            None => (rest, ""),
+        };
+        if key.is_empty() {
+            return Err(invalid());
+        }
+        return Ok(TaintSpec { key: key.into(), value: String::new(), effect: effect.into(), remove: true });
+    }
+    let (kv, effect) = s.rsplit_once(':').ok_or_else(invalid)?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(CmdError::msg(format!(
+            "invalid taint effect: {effect}, unsupported taint effect"
+        )));
+    }
+    let (key, value) = match kv.split_once('=') {
+        Some((k, v)) => (k, v),
+        None => (kv, ""),
+    };
+    if key.is_empty() {
+        return Err(invalid());
+    }
+    Ok(TaintSpec { key: key.into(), value: value.into(), effect: effect.into(), remove: false })
+}
+
+pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
+    let mut args = a.args.clone();
+    if args.first().map(String::as_str) == Some("nodes") || args.first().map(String::as_str) == Some("node") || args.first().map(String::as_str) == Some("no") {
+        args.remove(0);
+    }
+    let (names, specs): (Vec<String>, Vec<String>) = args.into_iter().partition(|x| !x.contains(':') && !x.contains('=') && !x.ends_with('-'));
+    if specs.is_empty() {
+        return Err(CmdError::usage("taint", "at least one taint update is required"));
+    }
+    let specs: Vec<TaintSpec> = specs.iter().map(|s| parse_taint(s)).collect::<CmdResult<_>>()?;
+    let api = node_api(ctx).await?;
+    for n in nodes(ctx, &names, a.selector.as_deref(), a.all).await? {
+        let cur = api.get(&n).await?;
+        let mut taints: Vec<Value> = crate::util::arr(&cur, "/spec/taints").to_vec();
+        let mut removed = false;
+        for s in &specs {
+            let same = |t: &Value| crate::util::s(t, "/key") == s.key && (s.effect.is_empty() || crate::util::s(t, "/effect") == s.effect);
+            if s.remove {
+                let before = taints.len();
+                taints.retain(|t| !same(t));
+                if before == taints.len() {
+                    return Err(CmdError::msg(format!("taint \"{}\" not found", if s.effect.is_empty() { s.key.clone() } else { format!("{}:{}", s.key, s.effect) })));
+                }
+                removed = true;
+            } else {
+                if taints.iter().any(|t| same(t)) {
+                    if !a.overwrite {
+                        return Err(CmdError::msg(format!("node {n} already has {} taint(s) with same effect(s) and --overwrite is false", s.key)));
+                    }
+                    taints.retain(|t| !same(t));
+                }
+                let mut t = json!({"key": s.key, "effect": s.effect});
+                if !s.value.is_empty() {
+                    t["value"] = json!(s.value);
+                }
+                taints.push(t);
+            }
+        }
+        let v = if taints.is_empty() { Value::Null } else { json!(taints) };
+        api.patch(&n, &PostParams::default(), &Patch::Merge(json!({"spec": {"taints": v}}))).await?;
+        let word = if removed && specs.iter().all(|s| s.remove) { "untainted" } else { "tainted" };
+        out(&format!("node/{n} {word}\n"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taint_specs() {
+        assert_eq!(
+            parse_taint("dedicated=gpu:NoSchedule").unwrap(),
+            TaintSpec { key: "dedicated".into(), value: "gpu".into(), effect: "NoSchedule".into(), remove: false }
+        );
+        assert_eq!(parse_taint("k:NoExecute-").unwrap().effect, "NoExecute");
+        assert!(parse_taint("k-").unwrap().remove);
+        assert!(parse_taint("k=v:Bogus").is_err());
+    }
+}

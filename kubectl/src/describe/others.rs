@@ -1,0 +1,319 @@
+//! Services, nodes, namespaces, config maps, secrets, PVs and PVCs.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{annotations, events, labels, rfc1123z, W};
+use crate::printers::kinds::{access_modes, node_roles};
+use crate::util::{arr, format_labels, i, s};
+
+fn header(w: &mut W, v: &Value, with_ns: bool) {
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(v)));
+    if with_ns {
+        w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(v)));
+    }
+    labels(w, "Labels", v.pointer("/metadata/labels"));
+    annotations(w, "Annotations", v.pointer("/metadata/annotations"));
+}
+
+/// Go's %v of a []string: "[a b]".
+fn go_list(v: &Value, ptr: &str) -> String {
+    let items: Vec<&str> = arr(v, ptr).iter().filter_map(Value::as_str).collect();
+    format!("[{}]", items.join(" "))
+}
+
+pub fn service(svc: &Value, endpoints: Option<&Value>, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    header(&mut w, svc, true);
+    w.w(0, &format!("Selector:\t{}\n", format_labels(svc.pointer("/spec/selector"))));
+    w.w(0, &format!("Type:\t{}\n", s(svc, "/spec/type")));
+    if !s(svc, "/spec/ipFamilyPolicy").is_empty() {
+        w.w(0, &format!("IP Family Policy:\t{}\n", s(svc, "/spec/ipFamilyPolicy")));
+    }
+    let fams: Vec<&str> = arr(svc, "/spec/ipFamilies").iter().filter_map(Value::as_str).collect();
+    w.w(0, &format!("IP Families:\t{}\n", if fams.is_empty() { "<none>".to_string() } else { fams.join(",") }));
+    w.w(0, &format!("IP:\t{}\n", s(svc, "/spec/clusterIP")));
+    let ips: Vec<&str> = arr(svc, "/spec/clusterIPs").iter().filter_map(Value::as_str).collect();
+    w.w(0, &format!("IPs:\t{}\n", if ips.is_empty() { "<none>".to_string() } else { ips.join(",") }));
+    let ext: Vec<&str> = arr(svc, "/spec/externalIPs").iter().filter_map(Value::as_str).collect();
+    if !ext.is_empty() {
+        w.w(0, &format!("External IPs:\t{}\n", ext.join(",")));
+    }
+    if !s(svc, "/spec/externalName").is_empty() {
+        w.w(0, &format!("External Name:\t{}\n", s(svc, "/spec/externalName")));
+    }
+    for p in arr(svc, "/spec/ports") {
+        let name = match s(p, "/name") {
+            "" => "<unset>",
+            n => n,
+        };
+        let proto = match s(p, "/protocol") {
+            "" => "TCP",
+            x => x,
+        };
+        w.w(0, &format!("Port:\t{name}\t{}/{proto}\n", i(p, "/port")));
+        let tp = match p.get("targetPort") {
+            Some(Value::String(x)) => x.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => i(p, "/port").to_string(),
+        };
+        w.w(0, &format!("TargetPort:\t{tp}/{proto}\n"));
+        if i(p, "/nodePort") != 0 {
+            w.w(0, &format!("NodePort:\t{name}\t{}/{proto}\n", i(p, "/nodePort")));
+        }
+        let mut eps: Vec<String> = Vec::new();
+        if let Some(e) = endpoints {
+            for ss in arr(e, "/subsets") {
+                for ep in arr(ss, "/ports").iter().filter(|x| s(x, "/name") == s(p, "/name")) {
+                    for a in arr(ss, "/addresses") {
+                        eps.push(format!("{}:{}", s(a, "/ip"), i(ep, "/port")));
+                    }
+                }
+            }
+        }
+        w.w(0, &format!("Endpoints:\t{}\n", if eps.is_empty() { "<none>".to_string() } else { eps.join(",") }));
+    }
+    w.w(0, &format!("Session Affinity:\t{}\n", s(svc, "/spec/sessionAffinity")));
+    if !s(svc, "/spec/externalTrafficPolicy").is_empty() {
+        w.w(0, &format!("External Traffic Policy:\t{}\n", s(svc, "/spec/externalTrafficPolicy")));
+    }
+    if !s(svc, "/spec/internalTrafficPolicy").is_empty() {
+        w.w(0, &format!("Internal Traffic Policy:\t{}\n", s(svc, "/spec/internalTrafficPolicy")));
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+pub fn node(n: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(n)));
+    w.w(0, &format!("Roles:\t{}\n", node_roles(n)));
+    labels(&mut w, "Labels", n.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", n.pointer("/metadata/annotations"));
+    w.w(0, &format!("CreationTimestamp:\t{}\n", rfc1123z(s(n, "/metadata/creationTimestamp"))));
+    let taints = arr(n, "/spec/taints");
+    w.w(0, "Taints:\t");
+    if taints.is_empty() {
+        w.w(0, "<none>\n");
+    }
+    for (k, t) in taints.iter().enumerate() {
+        if k != 0 {
+            w.w(0, "\t");
+        }
+        let mut line = s(t, "/key").to_string();
+        if !s(t, "/value").is_empty() {
+            line.push_str(&format!("={}", s(t, "/value")));
+        }
+        line.push_str(&format!(":{}\n", s(t, "/effect")));
+        w.w(0, &line);
+    }
+    let unsched = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+    w.w(0, &format!("Unschedulable:\t{unsched}\n"));
+    let conds = arr(n, "/status/conditions");
+    if !conds.is_empty() {
+        w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
+        w.w(1, "----\t------\t-----------------\t------------------\t------\t-------\n");
+        for c in conds {
+            w.w(
+                1,
+                &format!(
+                    "{} \t{} \t{} \t{} \t{} \t{}\n",
+                    s(c, "/type"),
+                    s(c, "/status"),
+                    rfc1123z(s(c, "/lastHeartbeatTime")),
+                    rfc1123z(s(c, "/lastTransitionTime")),
+                    s(c, "/reason"),
+                    s(c, "/message")
+                ),
+            );
+        }
+    }
+    w.w(0, "Addresses:\n");
+    for a in arr(n, "/status/addresses") {
+        w.w(1, &format!("{}:\t{}\n", s(a, "/type"), s(a, "/address")));
+    }
+    for (title, ptr) in [("Capacity", "/status/capacity"), ("Allocatable", "/status/allocatable")] {
+        if let Some(m) = n.pointer(ptr).and_then(Value::as_object).filter(|m| !m.is_empty()) {
+            w.w(0, &format!("{title}:\n"));
+            let mut keys: Vec<_> = m.keys().collect();
+            keys.sort();
+            for k in keys {
+                w.w(0, &format!("  {k}:\t{}\n", crate::printers::jsonpath::text(&m[k])));
+            }
+        }
+    }
+    if let Some(info) = n.pointer("/status/nodeInfo") {
+        w.w(0, "System Info:\n");
+        for (label, key) in [
+            ("Machine ID", "machineID"),
+            ("System UUID", "systemUUID"),
+            ("Boot ID", "bootID"),
+            ("Kernel Version", "kernelVersion"),
+            ("OS Image", "osImage"),
+            ("Operating System", "operatingSystem"),
+            ("Architecture", "architecture"),
+            ("Container Runtime Version", "containerRuntimeVersion"),
+            ("Kubelet Version", "kubeletVersion"),
+        ] {
+            w.w(1, &format!("{label}:\t{}\n", s(info, &format!("/{key}"))));
+        }
+    }
+    if !s(n, "/spec/podCIDR").is_empty() {
+        w.w(0, &format!("PodCIDR:\t{}\n", s(n, "/spec/podCIDR")));
+    }
+    let cidrs: Vec<&str> = arr(n, "/spec/podCIDRs").iter().filter_map(Value::as_str).collect();
+    if !cidrs.is_empty() {
+        w.w(0, &format!("PodCIDRs:\t{}\n", cidrs.join(",")));
+    }
+    if !s(n, "/spec/providerID").is_empty() {
+        w.w(0, &format!("ProviderID:\t{}\n", s(n, "/spec/providerID")));
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+/// `quotas`/`limits`: None when the server does not serve them.
+pub fn namespace(ns: &Value, quotas: Option<usize>, limits: Option<usize>) -> String {
+    let mut w = W::default();
+    header(&mut w, ns, false);
+    w.w(0, &format!("Status:\t{}\n", s(ns, "/status/phase")));
+    if let Some(q) = quotas {
+        w.w(0, "\n");
+        w.w(0, if q == 0 { "No resource quota.\n" } else { "Resource Quotas\n" });
+    }
+    if let Some(l) = limits {
+        w.w(0, "\n");
+        w.w(0, if l == 0 { "No LimitRange resource.\n" } else { "Resource Limits\n" });
+    }
+    w.finish()
+}
+
+pub fn configmap(cm: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    header(&mut w, cm, true);
+    w.w(0, "\nData\n====\n");
+    let mut data: Vec<(&String, &Value)> = cm.get("data").and_then(Value::as_object).map(|m| m.iter().collect()).unwrap_or_default();
+    data.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in data {
+        w.w(0, &format!("{k}:\n----\n"));
+        w.w(0, &format!("{}\n", v.as_str().unwrap_or_default()));
+        w.w(0, "\n");
+    }
+    w.w(0, "\nBinaryData\n====\n");
+    let mut bin: Vec<(&String, &Value)> = cm.get("binaryData").and_then(Value::as_object).map(|m| m.iter().collect()).unwrap_or_default();
+    bin.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in bin {
+        let len = base64_len(v.as_str().unwrap_or_default());
+        w.w(0, &format!("{k}: {len} bytes\n"));
+    }
+    w.w(0, "\n");
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+fn base64_len(b64: &str) -> usize {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(b64).map(|b| b.len()).unwrap_or(0)
+}
+
+/// Secret values are hidden: only their sizes are shown.
+pub fn secret(sec: &Value) -> String {
+    let mut w = W::default();
+    header(&mut w, sec, true);
+    w.w(0, &format!("\nType:\t{}\n", s(sec, "/type")));
+    w.w(0, "\nData\n====\n");
+    let mut data: Vec<(&String, &Value)> = sec.get("data").and_then(Value::as_object).map(|m| m.iter().collect()).unwrap_or_default();
+    data.sort_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in data {
+        let raw = v.as_str().unwrap_or_default();
+        if k == "token" && s(sec, "/type") == "kubernetes.io/service-account-token" {
+            use base64::Engine;
+            let t = base64::engine::general_purpose::STANDARD.decode(raw).unwrap_or_default();
+            w.w(0, &format!("{k}:\t{}\n", String::from_utf8_lossy(&t)));
+        } else {
+            w.w(0, &format!("{k}:\t{} bytes\n", base64_len(raw)));
+        }
+    }
+    w.finish()
+}
+
+fn storage_class(v: &Value) -> String {
+    match s(v, "/metadata/annotations/volume.beta.kubernetes.io~1storage-class") {
+        "" => s(v, "/spec/storageClassName").to_string(),
+        x => x.to_string(),
+    }
+}
+
+fn status_or_terminating(v: &Value, now: DateTime<Utc>) -> String {
+    match s(v, "/metadata/deletionTimestamp") {
+        "" => s(v, "/status/phase").to_string(),
+        t => format!("Terminating (lasts {})", crate::duration::age_at(Some(t), now)),
+    }
+}
+
+pub fn pv(pv: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    header(&mut w, pv, false);
+    w.w(0, &format!("Finalizers:\t{}\n", go_list(pv, "/metadata/finalizers")));
+    w.w(0, &format!("StorageClass:\t{}\n", storage_class(pv)));
+    w.w(0, &format!("Status:\t{}\n", status_or_terminating(pv, now)));
+    let claim = match pv.pointer("/spec/claimRef").filter(|c| !c.is_null()) {
+        Some(c) => format!("{}/{}", s(c, "/namespace"), s(c, "/name")),
+        None => String::new(),
+    };
+    w.w(0, &format!("Claim:\t{claim}\n"));
+    w.w(0, &format!("Reclaim Policy:\t{}\n", s(pv, "/spec/persistentVolumeReclaimPolicy")));
+    w.w(0, &format!("Access Modes:\t{}\n", access_modes(pv, "/spec/accessModes")));
+    if !s(pv, "/spec/volumeMode").is_empty() {
+        w.w(0, &format!("VolumeMode:\t{}\n", s(pv, "/spec/volumeMode")));
+    }
+    w.w(0, &format!("Capacity:\t{}\n", s(pv, "/spec/capacity/storage")));
+    w.w(0, "Node Affinity:\t<none>\n");
+    w.w(0, &format!("Message:\t{}\n", s(pv, "/status/message")));
+    w.w(0, "Source:\n");
+    if let Some(h) = pv.pointer("/spec/hostPath") {
+        w.w(0, "    Type:\tHostPath (bare host directory volume)\n");
+        w.w(0, &format!("    Path:\t{}\n", s(h, "/path")));
+        w.w(0, &format!("    HostPathType:\t{}\n", s(h, "/type")));
+    } else if let Some(l) = pv.pointer("/spec/local") {
+        w.w(0, "    Type:\tLocalVolume (a persistent volume backed by local storage on a node)\n");
+        w.w(0, &format!("    Path:\t{}\n", s(l, "/path")));
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+/// `used_by`: names of pods that mount the claim.
+pub fn pvc(pvc: &Value, used_by: &[String], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(pvc)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(pvc)));
+    w.w(0, &format!("StorageClass:\t{}\n", storage_class(pvc)));
+    w.w(0, &format!("Status:\t{}\n", status_or_terminating(pvc, now)));
+    w.w(0, &format!("Volume:\t{}\n", s(pvc, "/spec/volumeName")));
+    labels(&mut w, "Labels", pvc.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", pvc.pointer("/metadata/annotations"));
+    w.w(0, &format!("Finalizers:\t{}\n", go_list(pvc, "/metadata/finalizers")));
+    let (cap, modes) = if s(pvc, "/spec/volumeName").is_empty() {
+        (String::new(), String::new())
+    } else {
+        (s(pvc, "/status/capacity/storage").to_string(), access_modes(pvc, "/status/accessModes"))
+    };
+    w.w(0, &format!("Capacity:\t{cap}\n"));
+    w.w(0, &format!("Access Modes:\t{modes}\n"));
+    if !s(pvc, "/spec/volumeMode").is_empty() {
+        w.w(0, &format!("VolumeMode:\t{}\n", s(pvc, "/spec/volumeMode")));
+    }
+    w.w(0, "Used By:\t");
+    if used_by.is_empty() {
+        w.w(0, "<none>\n");
+    }
+    for (k, p) in used_by.iter().enumerate() {
+        if k != 0 {
+            w.w(0, "\t");
+        }
+        w.w(0, &format!("{p}\n"));
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}

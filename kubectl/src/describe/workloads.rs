@@ -1,0 +1,176 @@
+//! Deployments, replica sets and stateful sets, with their pod template.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::pod::{containers, tolerations, volumes};
+use super::{annotations, controller, events, labels, rfc1123z, W};
+use crate::printers::kinds::selector_string;
+use crate::util::{arr, i, s};
+
+/// DescribePodTemplate.
+pub fn pod_template(w: &mut W, t: &Value) {
+    w.w(0, "Pod Template:\n");
+    labels(w, "  Labels", t.pointer("/metadata/labels"));
+    if t.pointer("/metadata/annotations").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+        annotations(w, "  Annotations", t.pointer("/metadata/annotations"));
+    }
+    if !s(t, "/spec/serviceAccountName").is_empty() {
+        w.w(1, &format!("Service Account:\t{}\n", s(t, "/spec/serviceAccountName")));
+    }
+    let inits = arr(t, "/spec/initContainers");
+    if !inits.is_empty() {
+        containers(w, "Init Containers", inits, &[], "  ");
+    }
+    containers(w, "Containers", arr(t, "/spec/containers"), &[], "  ");
+    volumes(w, arr(t, "/spec/volumes"), "  ");
+    if !s(t, "/spec/priorityClassName").is_empty() {
+        w.w(1, &format!("Priority Class Name:\t{}\n", s(t, "/spec/priorityClassName")));
+    }
+    labels(w, "  Node-Selectors", t.pointer("/spec/nodeSelector"));
+    tolerations(w, "  Tolerations", arr(t, "/spec/tolerations"));
+}
+
+fn selector(v: &Value) -> String {
+    match selector_string(v.pointer("/spec/selector")).as_str() {
+        "<none>" => String::new(),
+        x => x.to_string(),
+    }
+}
+
+fn int_or_string(v: Option<&Value>, default: &str) -> String {
+    match v {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => default.to_string(),
+    }
+}
+
+fn conditions_with_reason(w: &mut W, v: &Value) {
+    let conds = arr(v, "/status/conditions");
+    if !conds.is_empty() {
+        w.w(0, "Conditions:\n  Type\tStatus\tReason\n");
+        w.w(1, "----\t------\t------\n");
+        for c in conds {
+            w.w(1, &format!("{} \t{}\t{}\n", s(c, "/type"), s(c, "/status"), s(c, "/reason")));
+        }
+    }
+}
+
+fn rs_list(rss: &[&Value]) -> String {
+    if rss.is_empty() {
+        return "<none>".into();
+    }
+    rss.iter()
+        .map(|r| format!("{} ({}/{} replicas created)", crate::util::name(r), i(r, "/status/replicas"), i(r, "/spec/replicas")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `owned`: the replica sets this deployment controls.
+pub fn deployment(d: &Value, owned: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(d)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(d)));
+    w.w(0, &format!("CreationTimestamp:\t{}\n", rfc1123z(s(d, "/metadata/creationTimestamp"))));
+    labels(&mut w, "Labels", d.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", d.pointer("/metadata/annotations"));
+    w.w(0, &format!("Selector:\t{}\n", selector(d)));
+    w.w(
+        0,
+        &format!(
+            "Replicas:\t{} desired | {} updated | {} total | {} available | {} unavailable\n",
+            i(d, "/spec/replicas"),
+            i(d, "/status/updatedReplicas"),
+            i(d, "/status/replicas"),
+            i(d, "/status/availableReplicas"),
+            i(d, "/status/unavailableReplicas")
+        ),
+    );
+    w.w(0, &format!("StrategyType:\t{}\n", s(d, "/spec/strategy/type")));
+    w.w(0, &format!("MinReadySeconds:\t{}\n", i(d, "/spec/minReadySeconds")));
+    if let Some(ru) = d.pointer("/spec/strategy/rollingUpdate").filter(|x| !x.is_null()) {
+        w.w(
+            0,
+            &format!(
+                "RollingUpdateStrategy:\t{} max unavailable, {} max surge\n",
+                int_or_string(ru.get("maxUnavailable"), "25%"),
+                int_or_string(ru.get("maxSurge"), "25%")
+            ),
+        );
+    }
+    pod_template(&mut w, d.pointer("/spec/template").unwrap_or(&Value::Null));
+    conditions_with_reason(&mut w, d);
+    if !owned.is_empty() {
+        let rev = |r: &Value| {
+            r.pointer("/metadata/annotations/deployment.kubernetes.io~1revision").and_then(Value::as_str).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0)
+        };
+        let newest = owned.iter().max_by_key(|r| rev(r));
+        let new: Vec<&Value> = newest.into_iter().collect();
+        let old: Vec<&Value> = owned.iter().filter(|r| Some(*r) != newest && i(r, "/spec/replicas") > 0).collect();
+        w.w(0, &format!("OldReplicaSets:\t{}\n", rs_list(&old)));
+        w.w(0, &format!("NewReplicaSet:\t{}\n", rs_list(&new)));
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+/// Pod phase counts: (running, waiting, succeeded, failed).
+pub fn pod_counts(pods: &[Value]) -> (usize, usize, usize, usize) {
+    let c = |p: &str| pods.iter().filter(|x| s(x, "/status/phase") == p).count();
+    (c("Running"), c("Pending"), c("Succeeded"), c("Failed"))
+}
+
+pub fn replicaset(rs: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(rs)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(rs)));
+    w.w(0, &format!("Selector:\t{}\n", selector(rs)));
+    labels(&mut w, "Labels", rs.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", rs.pointer("/metadata/annotations"));
+    if let Some(c) = controller(rs) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    w.w(0, &format!("Replicas:\t{} current / {} desired\n", i(rs, "/status/replicas"), i(rs, "/spec/replicas")));
+    let (r, wt, sc, f) = pod_counts(pods);
+    w.w(0, &format!("Pods Status:\t{r} Running / {wt} Waiting / {sc} Succeeded / {f} Failed\n"));
+    pod_template(&mut w, rs.pointer("/spec/template").unwrap_or(&Value::Null));
+    conditions_with_reason(&mut w, rs);
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+pub fn statefulset(ss: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(ss)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(ss)));
+    w.w(0, &format!("CreationTimestamp:\t{}\n", rfc1123z(s(ss, "/metadata/creationTimestamp"))));
+    w.w(0, &format!("Selector:\t{}\n", selector(ss)));
+    labels(&mut w, "Labels", ss.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", ss.pointer("/metadata/annotations"));
+    w.w(0, &format!("Replicas:\t{} desired | {} total\n", i(ss, "/spec/replicas"), i(ss, "/status/replicas")));
+    w.w(0, &format!("Update Strategy:\t{}\n", s(ss, "/spec/updateStrategy/type")));
+    if let Some(p) = ss.pointer("/spec/updateStrategy/rollingUpdate/partition").and_then(Value::as_i64) {
+        w.w(1, &format!("Partition:\t{p}\n"));
+    }
+    let (r, wt, sc, f) = pod_counts(pods);
+    w.w(0, &format!("Pods Status:\t{r} Running / {wt} Waiting / {sc} Succeeded / {f} Failed\n"));
+    pod_template(&mut w, ss.pointer("/spec/template").unwrap_or(&Value::Null));
+    let claims = arr(ss, "/spec/volumeClaimTemplates");
+    if claims.is_empty() {
+        w.w(0, "Volume Claims:\t<none>\n");
+    } else {
+        w.w(0, "Volume Claims:\n");
+        for c in claims {
+            w.w(1, &format!("Name:\t{}\n", crate::util::name(c)));
+            w.w(1, &format!("StorageClass:\t{}\n", s(c, "/spec/storageClassName")));
+            labels(&mut w, "  Labels", c.pointer("/metadata/labels"));
+            annotations(&mut w, "  Annotations", c.pointer("/metadata/annotations"));
+            w.w(1, &format!("Capacity:\t{}\n", match s(c, "/spec/resources/requests/storage") { "" => "<default>", x => x }));
+            let modes: Vec<&str> = arr(c, "/spec/accessModes").iter().filter_map(Value::as_str).collect();
+            w.w(1, &format!("Access Modes:\t{}\n", modes.join(", ")));
+        }
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}

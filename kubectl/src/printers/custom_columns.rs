@@ -1,0 +1,68 @@
+//! `-o custom-columns=HEADER:.path,...`: each cell is the JSONPath's values
+//! joined by ",", or "<none>".
+
+use serde_json::Value;
+
+use super::jsonpath::{text, JsonPath};
+use crate::error::{CmdError, CmdResult};
+use crate::util::TabWriter;
+
+pub struct CustomColumns {
+    cols: Vec<(String, JsonPath)>,
+}
+
+impl CustomColumns {
+    pub fn parse(spec: &str) -> CmdResult<Self> {
+        let mut cols = Vec::new();
+        for part in spec.split(',').filter(|p| !p.is_empty()) {
+            let Some((header, path)) = part.split_once(':') else {
+                return Err(CmdError::msg(format!(
+                    "unexpected custom-columns spec: {part}, expected <header>:<json-path-expr>"
+                )));
+            };
+            let expr = if path.starts_with('{') { path.to_string() } else { format!("{{{path}}}") };
+            cols.push((header.to_string(), JsonPath::parse(&expr)?));
+        }
+        if cols.is_empty() {
+            return Err(CmdError::msg("custom-columns format specified but no custom columns given"));
+        }
+        Ok(CustomColumns { cols })
+    }
+
+    pub fn render(&self, objs: &[Value], no_headers: bool) -> String {
+        let mut tw = TabWriter::new();
+        if !no_headers {
+            tw.row(&self.cols.iter().map(|c| c.0.clone()).collect::<Vec<_>>());
+        }
+        for o in objs {
+            let cells: Vec<String> = self
+                .cols
+                .iter()
+                .map(|(_, p)| {
+                    let vals = p.values(o);
+                    if vals.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        vals.iter().map(text).collect::<Vec<_>>().join(",")
+                    }
+                })
+                .collect();
+            tw.row(&cells);
+        }
+        tw.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn columns() {
+        let cc = CustomColumns::parse("NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName").unwrap();
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"image": "a"}, {"image": "b"}]}});
+        assert_eq!(cc.render(&[pod], false), "NAME   IMAGES   NODE\np      a,b      <none>\n");
+        assert!(CustomColumns::parse("bad").is_err());
+    }
+}

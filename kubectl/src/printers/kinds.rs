@@ -1,0 +1,600 @@
+//! Table columns per kind, as upstream's server-side printers
+//! (pkg/printers/internalversion/printers.go). Kinds without a printer get
+//! NAME and AGE, as upstream does for custom resources.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::duration::{age_at, human_duration, parse_time};
+use crate::util::{arr, format_labels, i, s};
+
+/// Headers (without wide), wide-only headers, and the row function; the
+/// row function returns every cell after NAME.
+pub struct KindColumns {
+    pub headers: &'static [&'static str],
+    pub wide: &'static [&'static str],
+    pub cells: fn(&Value, bool, DateTime<Utc>) -> Vec<String>,
+    /// Whether NAME is the first column (events put it elsewhere).
+    pub name_first: bool,
+}
+
+const fn k(
+    headers: &'static [&'static str],
+    wide: &'static [&'static str],
+    cells: fn(&Value, bool, DateTime<Utc>) -> Vec<String>,
+) -> KindColumns {
+    KindColumns { headers, wide, cells, name_first: true }
+}
+
+pub fn columns_for(group: &str, kind: &str) -> KindColumns {
+    const CIS: &[&str] = &["CONTAINERS", "IMAGES", "SELECTOR"];
+    match (group, kind) {
+        ("", "Pod") => k(super::pod::HEADERS, super::pod::WIDE, super::pod::cells),
+        ("", "ReplicationController") => k(&["NAME", "DESIRED", "CURRENT", "READY", "AGE"], CIS, rc),
+        ("apps", "ReplicaSet") => k(&["NAME", "DESIRED", "CURRENT", "READY", "AGE"], CIS, rs),
+        ("apps", "Deployment") => k(&["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], CIS, deployment),
+        ("apps", "StatefulSet") => k(&["NAME", "READY", "AGE"], &["CONTAINERS", "IMAGES"], statefulset),
+        ("apps", "DaemonSet") => k(
+            &["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+            CIS,
+            daemonset,
+        ),
+        ("batch", "Job") => k(&["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], CIS, job),
+        ("batch", "CronJob") => {
+            k(&["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"], CIS, cronjob)
+        }
+        ("", "Service") => k(&["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], &["SELECTOR"], service),
+        ("", "Endpoints") => k(&["NAME", "ENDPOINTS", "AGE"], &[], endpoints),
+        ("", "Node") => k(
+            &["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+            &["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+            node,
+        ),
+        ("", "Namespace") => k(&["NAME", "STATUS", "AGE"], &[], |v, _, now| vec![s(v, "/status/phase").into(), age(v, now)]),
+        ("", "ConfigMap") => k(&["NAME", "DATA", "AGE"], &[], |v, _, now| {
+            let n = count(v, "/data") + count(v, "/binaryData");
+            vec![n.to_string(), age(v, now)]
+        }),
+        ("", "Secret") => k(&["NAME", "TYPE", "DATA", "AGE"], &[], |v, _, now| {
+            vec![s(v, "/type").into(), count(v, "/data").to_string(), age(v, now)]
+        }),
+        ("", "ServiceAccount") => {
+            k(&["NAME", "SECRETS", "AGE"], &[], |v, _, now| vec![arr(v, "/secrets").len().to_string(), age(v, now)])
+        }
+        ("", "PersistentVolume") => k(
+            &["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"],
+            &["VOLUMEMODE"],
+            pv,
+        ),
+        ("", "PersistentVolumeClaim") => k(
+            &["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"],
+            &["VOLUMEMODE"],
+            pvc,
+        ),
+        ("storage.k8s.io", "StorageClass") => k(
+            &["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"],
+            &[],
+            storageclass,
+        ),
+        ("coordination.k8s.io", "Lease") => {
+            k(&["NAME", "HOLDER", "AGE"], &[], |v, _, now| vec![s(v, "/spec/holderIdentity").into(), age(v, now)])
+        }
+        ("", "Event") => KindColumns {
+            headers: &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+            wide: &[],
+            cells: event,
+            name_first: false,
+        },
+        _ => k(&["NAME", "AGE"], &[], |v, _, now| vec![age(v, now)]),
+    }
+}
+
+/// Event columns differ between normal and wide, and NAME is not first.
+pub const EVENT_WIDE: &[&str] =
+    &["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT", "NAME"];
+
+fn age(v: &Value, now: DateTime<Utc>) -> String {
+    age_at(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now)
+}
+
+fn count(v: &Value, ptr: &str) -> usize {
+    v.pointer(ptr).and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Names and images of the template's containers, comma-joined.
+fn containers(v: &Value, ptr: &str) -> (String, String) {
+    let cs = arr(v, ptr);
+    let names: Vec<&str> = cs.iter().map(|c| s(c, "/name")).collect();
+    let images: Vec<&str> = cs.iter().map(|c| s(c, "/image")).collect();
+    (names.join(","), images.join(","))
+}
+
+/// metav1.LabelSelector as upstream's selector.String(): requirements sorted by key.
+pub fn selector_string(sel: Option<&Value>) -> String {
+    let Some(sel) = sel.filter(|s| !s.is_null()) else { return "<none>".into() };
+    let mut reqs: Vec<(String, String)> = Vec::new();
+    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
+        }
+    }
+    for e in sel.get("matchExpressions").and_then(Value::as_array).map(|a| a.as_slice()).unwrap_or(&[]) {
+        let key = s(e, "/key").to_string();
+        let mut vals: Vec<&str> = arr(e, "/values").iter().filter_map(Value::as_str).collect();
+        vals.sort();
+        let text = match s(e, "/operator") {
+            "In" => format!("{key} in ({})", vals.join(",")),
+            "NotIn" => format!("{key} notin ({})", vals.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        reqs.push((key, text));
+    }
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    reqs.into_iter().map(|r| r.1).collect::<Vec<_>>().join(",")
+}
+
+fn workload_wide(v: &Value, cells: &mut Vec<String>, selector: bool) {
+    let (n, im) = containers(v, "/spec/template/spec/containers");
+    cells.push(n);
+    cells.push(im);
+    if selector {
+        cells.push(selector_string(v.pointer("/spec/selector")));
+    }
+}
+
+fn rc(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let mut c = vec![i(v, "/spec/replicas").to_string(), i(v, "/status/replicas").to_string(), i(v, "/status/readyReplicas").to_string(), age(v, now)];
+    if wide {
+        let (n, im) = containers(v, "/spec/template/spec/containers");
+        c.extend([n, im, format_labels(v.pointer("/spec/selector"))]);
+    }
+    c
+}
+
+fn rs(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let mut c = vec![i(v, "/spec/replicas").to_string(), i(v, "/status/replicas").to_string(), i(v, "/status/readyReplicas").to_string(), age(v, now)];
+    if wide {
+        workload_wide(v, &mut c, true);
+    }
+    c
+}
+
+fn deployment(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let mut c = vec![
+        format!("{}/{}", i(v, "/status/readyReplicas"), i(v, "/spec/replicas")),
+        i(v, "/status/updatedReplicas").to_string(),
+        i(v, "/status/availableReplicas").to_string(),
+        age(v, now),
+    ];
+    if wide {
+        workload_wide(v, &mut c, true);
+    }
+    c
+}
+
+fn statefulset(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let mut c = vec![format!("{}/{}", i(v, "/status/readyReplicas"), i(v, "/spec/replicas")), age(v, now)];
+    if wide {
+        workload_wide(v, &mut c, false);
+    }
+    c
+}
+
+fn daemonset(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let st = |f: &str| i(v, &format!("/status/{f}")).to_string();
+    let mut c = vec![
+        st("desiredNumberScheduled"),
+        st("currentNumberScheduled"),
+        st("numberReady"),
+        st("updatedNumberScheduled"),
+        st("numberAvailable"),
+        format_labels(v.pointer("/spec/template/spec/nodeSelector")),
+        age(v, now),
+    ];
+    if wide {
+        workload_wide(v, &mut c, true);
+    }
+    c
+}
+
+fn has_condition(v: &Value, ty: &str) -> bool {
+    arr(v, "/status/conditions").iter().any(|c| s(c, "/type") == ty && s(c, "/status") == "True")
+}
+
+fn job(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let succeeded = i(v, "/status/succeeded");
+    let completions = match v.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(n) => format!("{succeeded}/{n}"),
+        None => {
+            let par = i(v, "/spec/parallelism");
+            if par > 1 {
+                format!("{succeeded}/1 of {par}")
+            } else {
+                format!("{succeeded}/1")
+            }
+        }
+    };
+    let start = parse_time(s(v, "/status/startTime"));
+    let end = parse_time(s(v, "/status/completionTime"));
+    let duration = match (start, end) {
+        (None, _) => String::new(),
+        (Some(a), None) => human_duration((now - a).num_seconds()),
+        (Some(a), Some(b)) => human_duration((b - a).num_seconds()),
+    };
+    let status = if has_condition(v, "Complete") {
+        "Complete"
+    } else if has_condition(v, "Failed") {
+        "Failed"
+    } else if v.pointer("/metadata/deletionTimestamp").is_some() {
+        "Terminating"
+    } else if has_condition(v, "Suspended") {
+        "Suspended"
+    } else if has_condition(v, "FailureTarget") {
+        "FailureTarget"
+    } else if has_condition(v, "SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    };
+    let mut c = vec![status.to_string(), completions, duration, age(v, now)];
+    if wide {
+        workload_wide(v, &mut c, true);
+    }
+    c
+}
+
+fn cronjob(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let tz = match s(v, "/spec/timeZone") {
+        "" => "<none>".to_string(),
+        t => t.to_string(),
+    };
+    let suspend = match v.pointer("/spec/suspend").and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    let last = match s(v, "/status/lastScheduleTime") {
+        "" => "<none>".to_string(),
+        t => age_at(Some(t), now),
+    };
+    let mut c = vec![
+        s(v, "/spec/schedule").to_string(),
+        tz,
+        suspend.to_string(),
+        arr(v, "/status/active").len().to_string(),
+        last,
+        age(v, now),
+    ];
+    if wide {
+        let (n, im) = containers(v, "/spec/jobTemplate/spec/template/spec/containers");
+        c.extend([n, im, selector_string(v.pointer("/spec/jobTemplate/spec/selector"))]);
+    }
+    c
+}
+
+fn join_strs(v: &Value, ptr: &str) -> Vec<String> {
+    arr(v, ptr).iter().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
+fn service(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let ty = s(v, "/spec/type");
+    let cluster_ip = arr(v, "/spec/clusterIPs").first().and_then(Value::as_str).map(str::to_string);
+    let cluster_ip = cluster_ip.or_else(|| Some(s(v, "/spec/clusterIP").to_string()).filter(|s| !s.is_empty()));
+    let external = join_strs(v, "/spec/externalIPs");
+    let lb: Vec<String> = arr(v, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| if !s(i, "/ip").is_empty() { s(i, "/ip").to_string() } else { s(i, "/hostname").to_string() })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let external_ip = match ty {
+        "ClusterIP" | "NodePort" | "" => {
+            if external.is_empty() {
+                "<none>".to_string()
+            } else {
+                external.join(",")
+            }
+        }
+        "LoadBalancer" => {
+            let mut all = lb.clone();
+            all.extend(external);
+            if all.is_empty() {
+                "<pending>".to_string()
+            } else {
+                let s = all.join(",");
+                if !wide && s.len() > 16 {
+                    format!("{}...", &s[..13])
+                } else {
+                    s
+                }
+            }
+        }
+        "ExternalName" => s(v, "/spec/externalName").to_string(),
+        _ => "<unknown>".to_string(),
+    };
+    let ports: Vec<String> = arr(v, "/spec/ports")
+        .iter()
+        .map(|p| {
+            let proto = match s(p, "/protocol") {
+                "" => "TCP",
+                x => x,
+            };
+            match i(p, "/nodePort") {
+                0 => format!("{}/{proto}", i(p, "/port")),
+                np => format!("{}:{np}/{proto}", i(p, "/port")),
+            }
+        })
+        .collect();
+    let ports = if ports.is_empty() { "<none>".to_string() } else { ports.join(",") };
+    let mut c = vec![ty.to_string(), cluster_ip.unwrap_or_else(|| "<none>".into()), external_ip, ports, age(v, now)];
+    if wide {
+        c.push(format_labels(v.pointer("/spec/selector")));
+    }
+    c
+}
+
+/// Upstream's formatEndpoints: at most three "ip:port", then "+ N more...".
+pub fn format_endpoints(v: &Value) -> String {
+    let subsets = arr(v, "/subsets");
+    if subsets.is_empty() {
+        return "<none>".into();
+    }
+    let (max, mut list, mut more, mut count) = (3usize, Vec::<String>::new(), false, 0usize);
+    for ss in subsets {
+        let addrs = arr(ss, "/addresses");
+        let ports = arr(ss, "/ports");
+        if ports.is_empty() {
+            count += addrs.len();
+            for a in addrs {
+                if list.len() == max {
+                    more = true;
+                    break;
+                }
+                list.push(s(a, "/ip").to_string());
+            }
+            continue;
+        }
+        for p in ports {
+            count += addrs.len();
+            for a in addrs {
+                if list.len() == max {
+                    more = true;
+                    break;
+                }
+                let ip = s(a, "/ip");
+                let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                list.push(format!("{host}:{}", i(p, "/port")));
+            }
+        }
+    }
+    let ret = list.join(",");
+    if more {
+        return format!("{ret} + {} more...", count - max);
+    }
+    if ret.is_empty() {
+        "<none>".into()
+    } else {
+        ret
+    }
+}
+
+fn endpoints(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    vec![format_endpoints(v), age(v, now)]
+}
+
+/// "Ready", "NotReady,SchedulingDisabled", "Unknown".
+pub fn node_status(v: &Value) -> String {
+    let mut status = Vec::new();
+    if let Some(c) = arr(v, "/status/conditions").iter().find(|c| s(c, "/type") == "Ready") {
+        status.push(if s(c, "/status") == "True" { "Ready" } else { "NotReady" });
+    }
+    if status.is_empty() {
+        status.push("Unknown");
+    }
+    if v.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+        status.push("SchedulingDisabled");
+    }
+    status.join(",")
+}
+
+pub fn node_roles(v: &Value) -> String {
+    let mut roles = std::collections::BTreeSet::new();
+    if let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (k, val) in labels {
+            if let Some(r) = k.strip_prefix("node-role.kubernetes.io/") {
+                if !r.is_empty() {
+                    roles.insert(r.to_string());
+                }
+            } else if k == "kubernetes.io/role" {
+                if let Some(r) = val.as_str().filter(|r| !r.is_empty()) {
+                    roles.insert(r.to_string());
+                }
+            }
+        }
+    }
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.into_iter().collect::<Vec<_>>().join(",")
+    }
+}
+
+fn node(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let mut c = vec![node_status(v), node_roles(v), age(v, now), s(v, "/status/nodeInfo/kubeletVersion").to_string()];
+    if wide {
+        let addr = |ty: &str| {
+            arr(v, "/status/addresses")
+                .iter()
+                .find(|a| s(a, "/type") == ty)
+                .map(|a| s(a, "/address").to_string())
+                .unwrap_or_else(|| "<none>".into())
+        };
+        let unknown = |p: &str| match s(v, p) {
+            "" => "<unknown>".to_string(),
+            x => x.to_string(),
+        };
+        c.extend([
+            addr("InternalIP"),
+            addr("ExternalIP"),
+            unknown("/status/nodeInfo/osImage"),
+            unknown("/status/nodeInfo/kernelVersion"),
+            unknown("/status/nodeInfo/containerRuntimeVersion"),
+        ]);
+    }
+    c
+}
+
+/// RWO,ROX,RWX,RWOP in upstream's fixed order.
+pub fn access_modes(v: &Value, ptr: &str) -> String {
+    let modes: Vec<&str> = arr(v, ptr).iter().filter_map(Value::as_str).collect();
+    [("ReadWriteOnce", "RWO"), ("ReadOnlyMany", "ROX"), ("ReadWriteMany", "RWX"), ("ReadWriteOncePod", "RWOP")]
+        .iter()
+        .filter(|(m, _)| modes.contains(m))
+        .map(|(_, a)| *a)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn unset(v: &Value, ptr: &str) -> String {
+    match v.pointer(ptr).and_then(Value::as_str) {
+        Some(x) if !x.is_empty() => x.to_string(),
+        _ => "<unset>".into(),
+    }
+}
+
+fn storage_class_of(v: &Value) -> String {
+    let ann = s(v, "/metadata/annotations/volume.beta.kubernetes.io~1storage-class");
+    if !ann.is_empty() {
+        return ann.to_string();
+    }
+    s(v, "/spec/storageClassName").to_string()
+}
+
+fn pv(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let claim = match v.pointer("/spec/claimRef") {
+        Some(c) if !c.is_null() => format!("{}/{}", s(c, "/namespace"), s(c, "/name")),
+        _ => String::new(),
+    };
+    let phase = if v.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { s(v, "/status/phase") };
+    let mut c = vec![
+        s(v, "/spec/capacity/storage").to_string(),
+        access_modes(v, "/spec/accessModes"),
+        s(v, "/spec/persistentVolumeReclaimPolicy").to_string(),
+        phase.to_string(),
+        claim,
+        storage_class_of(v),
+        unset(v, "/spec/volumeAttributesClassName"),
+        s(v, "/status/reason").to_string(),
+        age(v, now),
+    ];
+    if wide {
+        c.push(unset(v, "/spec/volumeMode"));
+    }
+    c
+}
+
+fn pvc(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let phase = if v.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { s(v, "/status/phase") };
+    let bound = !s(v, "/spec/volumeName").is_empty();
+    let (capacity, modes) = if bound {
+        (s(v, "/status/capacity/storage").to_string(), access_modes(v, "/status/accessModes"))
+    } else {
+        (String::new(), String::new())
+    };
+    let mut c = vec![
+        phase.to_string(),
+        s(v, "/spec/volumeName").to_string(),
+        capacity,
+        modes,
+        storage_class_of(v),
+        unset(v, "/spec/volumeAttributesClassName"),
+        age(v, now),
+    ];
+    if wide {
+        c.push(unset(v, "/spec/volumeMode"));
+    }
+    c
+}
+
+fn storageclass(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let reclaim = match s(v, "/reclaimPolicy") {
+        "" => "Delete",
+        x => x,
+    };
+    let binding = match s(v, "/volumeBindingMode") {
+        "" => "Immediate",
+        x => x,
+    };
+    let expand = v.pointer("/allowVolumeExpansion").and_then(Value::as_bool).unwrap_or(false);
+    vec![s(v, "/provisioner").into(), reclaim.into(), binding.into(), expand.to_string(), age(v, now)]
+}
+
+/// StorageClass names carry " (default)" in the NAME column.
+pub fn display_name(group: &str, kind: &str, v: &Value) -> String {
+    let name = s(v, "/metadata/name").to_string();
+    if group == "storage.k8s.io" && kind == "StorageClass" {
+        let a = |k: &str| v.pointer("/metadata/annotations").and_then(|m| m.get(k)).and_then(Value::as_str) == Some("true");
+        if a("storageclass.kubernetes.io/is-default-class") || a("storageclass.beta.kubernetes.io/is-default-class") {
+            return format!("{name} (default)");
+        }
+    }
+    name
+}
+
+/// Event cells: all columns (NAME is among them in wide output).
+fn event(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let ts = |p: &str| Some(s(v, p)).filter(|t| !t.is_empty());
+    let first = match ts("/firstTimestamp").or(ts("/eventTime")) {
+        Some(t) => age_at(Some(t), now),
+        None => "<unknown>".into(),
+    };
+    let mut last = match ts("/lastTimestamp") {
+        Some(t) => age_at(Some(t), now),
+        None => first.clone(),
+    };
+    let mut count = i(v, "/count");
+    if let Some(series) = v.pointer("/series").filter(|x| !x.is_null()) {
+        last = age_at(Some(s(series, "/lastObservedTime")), now);
+        count = i(series, "/count");
+    } else if count == 0 {
+        count = 1;
+    }
+    let kind = s(v, "/involvedObject/kind").to_lowercase();
+    let target = match s(v, "/involvedObject/name") {
+        "" => kind,
+        n => format!("{kind}/{n}"),
+    };
+    let msg = s(v, "/message").trim().to_string();
+    if wide {
+        let src = {
+            let comp = match s(v, "/source/component") {
+                "" => s(v, "/reportingComponent"),
+                c => c,
+            };
+            let host = match s(v, "/source/host") {
+                "" => s(v, "/reportingInstance"),
+                h => h,
+            };
+            if host.is_empty() {
+                comp.to_string()
+            } else {
+                format!("{comp}, {host}")
+            }
+        };
+        vec![
+            last,
+            s(v, "/type").into(),
+            s(v, "/reason").into(),
+            target,
+            s(v, "/involvedObject/fieldPath").into(),
+            src,
+            msg,
+            first,
+            count.to_string(),
+            s(v, "/metadata/name").into(),
+        ]
+    } else {
+        vec![last, s(v, "/type").into(), s(v, "/reason").into(), target, msg]
+    }
+}
