@@ -66,3 +66,56 @@ impl Default for Kinds {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Discovery facts as upstream's APIResourceLists state them.
+    #[test]
+    fn discovery_matches_upstream() {
+        let k = Kinds::new();
+        assert_eq!(k.all().count(), k.by_resource.len(), "a (group, plural) is registered twice");
+        let mut all: Vec<&str> = k.all().filter(|x| x.info().categories.contains(&"all")).map(|x| x.info().plural).collect();
+        all.sort();
+        assert_eq!(all, ["cronjobs", "daemonsets", "deployments", "jobs", "pods", "replicasets", "replicationcontrollers", "services", "statefulsets"]);
+        for (group, plural, short) in [
+            ("", "pods", &["po"][..]),
+            ("", "services", &["svc"]),
+            ("", "namespaces", &["ns"]),
+            ("", "nodes", &["no"]),
+            ("", "configmaps", &["cm"]),
+            ("", "endpoints", &["ep"]),
+            ("", "events", &["ev"]),
+            ("", "persistentvolumes", &["pv"]),
+            ("", "persistentvolumeclaims", &["pvc"]),
+            ("", "serviceaccounts", &["sa"]),
+            ("", "replicationcontrollers", &["rc"]),
+            ("", "limitranges", &["limits"]),
+            ("", "resourcequotas", &["quota"]),
+            ("", "secrets", &[]),
+            ("apps", "deployments", &["deploy"]),
+            ("apps", "replicasets", &["rs"]),
+            ("apps", "statefulsets", &["sts"]),
+            ("apps", "daemonsets", &["ds"]),
+            ("batch", "cronjobs", &["cj"]),
+            ("batch", "jobs", &[]),
+            ("storage.k8s.io", "storageclasses", &["sc"]),
+            ("scheduling.k8s.io", "priorityclasses", &["pc"]),
+            ("coordination.k8s.io", "leases", &[]),
+            ("discovery.k8s.io", "endpointslices", &[]),
+        ] {
+            let kind = k.get(group, plural).unwrap_or_else(|| panic!("{group}/{plural} not served"));
+            assert_eq!(kind.info().short_names, short, "{plural}");
+        }
+        let scoped: Vec<&str> = k.all().filter(|x| !x.info().namespaced).map(|x| x.info().plural).collect();
+        assert_eq!(scoped, ["namespaces", "nodes", "persistentvolumes", "storageclasses", "priorityclasses"]);
+        let generation: Vec<&str> = k.all().filter(|x| x.info().tracks_generation).map(|x| x.info().plural).collect();
+        assert_eq!(
+            generation,
+            ["pods", "endpointslices", "replicationcontrollers", "replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"]
+        );
+        let scale: Vec<&str> = k.all().filter(|x| x.info().subresources.contains(&"scale")).map(|x| x.info().plural).collect();
+        assert_eq!(scale, ["replicationcontrollers", "replicasets", "deployments", "statefulsets"]);
+    }
+}
