@@ -297,6 +297,21 @@ pub fn validate_resources(r: &ResourceRequirements, path: &Path) -> ErrorList {
     errs
 }
 
+/// Upstream's ValidatePortNumOrName.
+pub fn validate_port_num_or_name(port: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString, path: &Path) -> ErrorList {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    match port {
+        IntOrString::Int(n) => v::port_num(*n as i64).into_iter().map(|m| FieldError::invalid_raw(path, n, &m)).collect(),
+        IntOrString::String(s) => v::port_name(s).into_iter().map(|m| FieldError::invalid(path, s, &m)).collect(),
+    }
+}
+
+/// Downward API fields an env var may reference (labels/annotations by key too).
+const ENV_FIELD_PATHS: &[&str] = &[
+    "metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid",
+    "spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
+];
+
 fn validate_probe(p: Option<&Probe>, path: &Path, readiness_or_startup_success: bool) -> ErrorList {
     let Some(p) = p else { return vec![] };
     let mut errs = Vec::new();
@@ -314,6 +329,18 @@ fn validate_probe(p: Option<&Probe>, path: &Path, readiness_or_startup_success: 
         ("failureThreshold", p.failure_threshold),
     ] {
         errs.extend(v::nonnegative(val.unwrap_or(0) as i64, &path.child(name)));
+    }
+    let port_checks = [
+        p.http_get.as_ref().map(|h| (&h.port, path.child("httpGet").child("port"))),
+        p.tcp_socket.as_ref().map(|t| (&t.port, path.child("tcpSocket").child("port"))),
+    ];
+    for (port, pp) in port_checks.into_iter().flatten() {
+        errs.extend(validate_port_num_or_name(port, &pp));
+    }
+    if let Some(g) = &p.grpc {
+        for m in v::port_num(g.port as i64) {
+            errs.push(FieldError::invalid_raw(&path.child("grpc").child("port"), g.port, &m));
+        }
     }
     if !readiness_or_startup_success && p.success_threshold.is_some_and(|s| s != 1) {
         errs.push(FieldError::invalid_raw(&path.child("successThreshold"), p.success_threshold.unwrap(), "must be 1"));
@@ -340,6 +367,17 @@ fn validate_env(c: &Container, path: &Path) -> ErrorList {
                 .iter()
                 .filter(|x| **x)
                 .count();
+            if let Some(f) = &from.field_ref {
+                let fp = f.field_path.as_str();
+                let subscripted = ["metadata.labels[", "metadata.annotations["].iter().any(|p| fp.starts_with(p) && fp.ends_with(']'));
+                let bare_map = fp == "metadata.labels" || fp == "metadata.annotations";
+                if fp.is_empty() {
+                    errs.push(FieldError::required(&vp.child("fieldRef").child("fieldPath"), ""));
+                } else if !subscripted && (bare_map || !ENV_FIELD_PATHS.contains(&fp)) {
+                    let supported: Vec<&str> = ENV_FIELD_PATHS.iter().copied().filter(|p| *p != "metadata.annotations" && *p != "metadata.labels").collect();
+                    errs.push(FieldError::not_supported(&vp.child("fieldRef").child("fieldPath"), fp, &supported));
+                }
+            }
             if e.value.as_deref().is_some_and(|v| !v.is_empty()) {
                 errs.push(FieldError::invalid(&vp, "", "may not be specified when `value` is not empty"));
             }
@@ -662,6 +700,19 @@ mod tests {
         assert!(m.iter().any(|e| e.starts_with(r#"spec.template.spec.containers[2].name: Invalid value: "Bad_Name": a lowercase RFC 1123 label"#)));
         assert!(m.contains(&"spec.template.spec.containers[2].env[0].name: Required value".to_string()));
         assert!(m.contains(&r#"spec.template.spec.containers[2].env[1].name: Invalid value: "A=B": a valid environment variable name must consist only of printable ASCII characters other than '='"#.to_string()));
+    }
+
+    #[test]
+    fn probe_ports_and_env_field_refs() {
+        let s = spec(json!({"containers": [{"name": "a", "image": "x",
+            "readinessProbe": {"httpGet": {"port": 0}},
+            "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                    {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                    {"name": "BAD", "valueFrom": {"fieldRef": {"fieldPath": "spec.nope"}}}]}]}));
+        let m = msgs(validate_pod_spec(&s, &Path::new("spec")));
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[0], "spec.containers[0].env[2].valueFrom.fieldRef.fieldPath: Unsupported value: \"spec.nope\": supported values: \"metadata.name\", \"metadata.namespace\", \"metadata.uid\", \"spec.nodeName\", \"spec.serviceAccountName\", \"status.hostIP\", \"status.hostIPs\", \"status.podIP\", \"status.podIPs\"");
+        assert_eq!(m[1], "spec.containers[0].readinessProbe.httpGet.port: Invalid value: 0: must be between 1 and 65535, inclusive");
     }
 
     #[test]
