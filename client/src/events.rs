@@ -66,8 +66,15 @@ pub fn object_reference<K: Resource>(obj: &K) -> ObjectReference {
     }
 }
 
+struct Record {
+    reference: ObjectReference,
+    type_: EventType,
+    reason: String,
+    message: String,
+}
+
 enum Command {
-    Record { reference: ObjectReference, type_: EventType, reason: String, message: String },
+    Record(Box<Record>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -101,12 +108,10 @@ impl EventRecorder {
 
     /// Records an event about the object `reference` points to.
     pub fn publish_ref(&self, reference: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) {
-        let cmd = Command::Record { reference, type_, reason: reason.to_string(), message: message.into() };
-        if let Err(e) = self.tx.try_send(cmd) {
-            if let mpsc::error::TrySendError::Full(Command::Record { reason, reference, .. }) = e {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%reason, object = ?reference.name, "event queue full; dropping event");
-            }
+        let cmd = Command::Record(Box::new(Record { reference, type_, reason: reason.to_string(), message: message.into() }));
+        if let Err(mpsc::error::TrySendError::Full(Command::Record(r))) = self.tx.try_send(cmd) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(reason = %r.reason, object = ?r.reference.name, "event queue full; dropping event");
         }
     }
 
@@ -155,7 +160,8 @@ impl Writer {
                 Command::Flush(done) => {
                     let _ = done.send(());
                 }
-                Command::Record { reference, type_, reason, message } => {
+                Command::Record(r) => {
+                    let Record { reference, type_, reason, message } = *r;
                     self.record(reference, type_, reason, message).await;
                 }
             }

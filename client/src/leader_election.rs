@@ -46,7 +46,7 @@ use crate::{Api, Client, PostParams, Result};
 pub struct LeaderElectionConfig {
     pub namespace: String,
     pub name: String,
-    /// Unique per replica, e.g. "<hostname>_<uuid>".
+    /// Unique per replica, e.g. `"<hostname>_<uuid>"`.
     pub identity: String,
     /// How long non-leaders wait after the last renewal they saw before taking over.
     pub lease_duration: Duration,

@@ -208,7 +208,7 @@ async fn informer_relists_after_expired_and_emits_the_difference() -> anyhow::Re
     side_api.patch("b", &PostParams::default(), &Patch::Merge(json!({"data": {"v": "2"}}))).await?;
     side_api.create(&PostParams::default(), &cm("d", json!({}), "1")).await?;
     drop(side);
-    let storage = apiserver::storage::Storage::connect(&[etcd.endpoint.clone()]).await?;
+    let storage = apiserver::storage::Storage::connect(std::slice::from_ref(&etcd.endpoint)).await?;
     storage.compact(storage.current_revision().await?).await?;
     server.restart().await?;
 
@@ -247,5 +247,24 @@ async fn subscriptions_end_when_the_informer_stops() -> anyhow::Result<()> {
     task.abort();
     let _ = task.await;
     assert!(tokio::time::timeout(PATIENCE, events.recv()).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn periodic_resync_redelivers_cached_objects_as_updates() -> anyhow::Result<()> {
+    let cluster = TestCluster::start().await?;
+    let api = Api::<ConfigMap>::namespaced(cluster.client.clone(), "default");
+    api.create(&PostParams::default(), &cm("a", json!({}), "1")).await?;
+    let informer = Informer::new(api, InformerConfig::default().resync(Duration::from_millis(200)));
+    let mut events = informer.subscribe();
+    let task = informer.spawn();
+    assert_eq!(next_n(&mut events, 1).await, [seen("Added", "a", "1")]);
+    for _ in 0..2 {
+        match next(&mut events).await {
+            InformerEvent::Updated { old, new } => assert!(std::sync::Arc::ptr_eq(&old, &new), "a resync is an update to itself"),
+            other => panic!("expected a resync Updated, got {other:?}"),
+        }
+    }
+    task.abort();
     Ok(())
 }

@@ -65,12 +65,10 @@ async fn renewals(client: &Client, holder: &str, n: usize) {
     let mut w = Box::pin(api.watch_object("test-lock", &rv).await.unwrap());
     let mut seen = 0;
     while seen < n {
-        match tokio::time::timeout(PATIENCE, w.next()).await.expect("a renewal").expect("watch open").unwrap() {
-            WatchEvent::Modified(l) => {
-                assert_eq!(l.spec.unwrap().holder_identity.as_deref(), Some(holder), "the leader keeps the lease");
-                seen += 1;
-            }
-            _ => {}
+        let ev = tokio::time::timeout(PATIENCE, w.next()).await.expect("a renewal").expect("watch open").unwrap();
+        if let WatchEvent::Modified(l) = ev {
+            assert_eq!(l.spec.unwrap().holder_identity.as_deref(), Some(holder), "the leader keeps the lease");
+            seen += 1;
         }
     }
 }
