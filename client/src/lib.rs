@@ -9,6 +9,53 @@
 //!
 //! See client/README.md for a usage example of each.
 //!
+//! # A controller, put together
+//!
+//! ```no_run
+//! use client::informer::{Informer, InformerConfig};
+//! use client::workqueue::WorkQueue;
+//! use client::{Api, Client};
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//!
+//! async fn reconcile(store: &client::store::Store<ConfigMap>, key: &str) -> client::Result<()> {
+//!     let (ns, name) = client::store::split_key(key);
+//!     match store.get(ns, name) {
+//!         Some(_cm) => { /* make the world match it */ }
+//!         None => { /* it was deleted: clean up */ }
+//!     }
+//!     Ok(())
+//! }
+//!
+//! async fn run(client: Client, shutdown: client::CancellationToken) {
+//!     let informer = Informer::new(Api::<ConfigMap>::all(client), InformerConfig::default());
+//!     let store = informer.store();
+//!     let queue = WorkQueue::<String>::new();
+//!     let mut events = informer.subscribe();
+//!     let feeder = { let q = queue.clone(); tokio::spawn(async move {
+//!         while let Some(ev) = events.recv().await { q.add(ev.key()) }
+//!     })};
+//!     let watcher = informer.spawn();
+//!     store.wait_synced().await;
+//!     let workers: Vec<_> = (0..2).map(|_| {
+//!         let (q, store) = (queue.clone(), store.clone());
+//!         tokio::spawn(async move {
+//!             while let Some(key) = q.get().await {
+//!                 match reconcile(&store, &key).await {
+//!                     Ok(()) => q.forget(&key),
+//!                     Err(_) => q.add_rate_limited(key.clone()),
+//!                 }
+//!                 q.done(&key);
+//!             }
+//!         })
+//!     }).collect();
+//!     shutdown.cancelled().await;
+//!     queue.shutdown();
+//!     for w in workers { let _ = w.await; }
+//!     watcher.abort();
+//!     feeder.abort();
+//! }
+//! ```
+//!
 //! Every daemon and kubectl talks to the apiserver through this crate.
 
 mod api;

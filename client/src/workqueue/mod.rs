@@ -392,4 +392,40 @@ mod tests {
         assert_eq!(Instant::now() - t0, 5 * MS);
         assert!(Instant::now() - start < Duration::from_secs(1));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_workers_never_hold_the_same_item() {
+        let q = WorkQueue::<u32>::new();
+        let busy = Arc::new(Mutex::new(HashSet::new()));
+        let processed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (q, busy, processed) = (q.clone(), busy.clone(), processed.clone());
+                tokio::spawn(async move {
+                    while let Some(item) = q.get().await {
+                        assert!(busy.lock().insert(item), "item {item} handed to two workers");
+                        tokio::task::yield_now().await;
+                        busy.lock().remove(&item);
+                        processed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        q.done(&item);
+                    }
+                })
+            })
+            .collect();
+        for round in 0..200u32 {
+            q.add(round % 5);
+            if round % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Let the workers drain, then stop them.
+        while !q.is_empty() || !busy.lock().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        q.shutdown();
+        for w in workers {
+            w.await.unwrap();
+        }
+        assert!(processed.load(std::sync::atomic::Ordering::Relaxed) >= 5);
+    }
 }
