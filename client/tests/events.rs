@@ -10,6 +10,7 @@ async fn events_about(client: &client::Client, ns: &str, name: &str) -> Vec<Even
     let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
     let mut items = Api::<Event>::namespaced(client.clone(), ns).list(&lp).await.unwrap().items;
     items.sort_by_key(|e| e.message.clone());
+    // "(combined ..." sorts before "all good" and "attempt ...".
     items
 }
 
@@ -68,5 +69,24 @@ async fn events_about_cluster_scoped_objects_live_in_default() -> anyhow::Result
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].involved_object.kind.as_deref(), Some("Node"));
     assert_eq!(evs[0].involved_object.namespace, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn similar_events_fold_into_one_combined_event() -> anyhow::Result<()> {
+    let cluster = TestCluster::start().await?;
+    let cms = Api::<ConfigMap>::namespaced(cluster.client.clone(), "default");
+    let cm: ConfigMap = cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "flaky"}}))?).await?;
+    let recorder = EventRecorder::new(cluster.client.clone(), "test-controller", None);
+    for i in 0..12 {
+        recorder.publish(&cm, EventType::Warning, "SyncFailed", format!("attempt {i:02} failed"));
+    }
+    recorder.flush().await;
+    let evs = events_about(&cluster.client, "default", "flaky").await;
+    assert_eq!(evs.len(), 10, "9 distinct events, then one combined");
+    let combined = &evs[0];
+    assert_eq!(combined.message.as_deref(), Some("(combined from similar events): attempt 11 failed"));
+    assert_eq!(combined.count, Some(3));
+    assert!(evs[1..].iter().all(|e| e.count == Some(1) && !e.message.as_deref().unwrap().starts_with("(combined")));
     Ok(())
 }

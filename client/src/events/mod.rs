@@ -4,9 +4,13 @@
 //! [`EventRecorder::publish`] never blocks: events go through a bounded
 //! channel to a background writer, and are dropped (with a warning) when it
 //! is full, as upstream's broadcaster does. The writer names events
-//! `<object name>.<hex unix nanos>` and aggregates repeats: the same object,
-//! type, reason, message and source bumps `count` and `lastTimestamp` of the
-//! existing Event instead of creating a new one.
+//! `<object name>.<hex unix nanos>` and correlates as upstream's
+//! EventCorrelator: a repeat (same object, type, reason, message) bumps
+//! `count` and `lastTimestamp` of the existing Event instead of creating a
+//! new one; from the 10th distinct message with the same object, type and
+//! reason within 10 minutes, they fold into one "(combined from similar
+//! events): ..." Event; and a per-object spam filter (burst 25, then one per
+//! 5 minutes) drops floods.
 //!
 //! ```no_run
 //! # async fn f(client: client::Client, pod: k8s_openapi::api::core::v1::Pod) {
@@ -25,6 +29,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use tokio::sync::{mpsc, oneshot};
+
+mod correlator;
+
+use correlator::{Correlator, DedupKey, ObjectKey};
 
 use crate::backoff::Backoff;
 use crate::{Api, Client, Error, Patch, PostParams, Resource};
@@ -92,7 +100,7 @@ impl EventRecorder {
     pub fn new(client: Client, component: &str, host: Option<&str>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let source = EventSource { component: Some(component.to_string()), host: host.map(str::to_string) };
-        tokio::spawn(Writer { client, source, cache: HashMap::new(), order: VecDeque::new() }.run(rx));
+        tokio::spawn(Writer { client, source, correlator: Correlator::default(), cache: HashMap::new(), order: VecDeque::new() }.run(rx));
         EventRecorder { tx, dropped: Arc::new(AtomicU64::new(0)) }
     }
 
@@ -125,20 +133,6 @@ impl EventRecorder {
     }
 }
 
-/// What identifies "the same event" (upstream's getEventKey).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct AggregateKey {
-    kind: String,
-    api_version: String,
-    namespace: String,
-    name: String,
-    uid: String,
-    field_path: String,
-    type_: EventType,
-    reason: String,
-    message: String,
-}
-
 struct Written {
     namespace: String,
     name: String,
@@ -148,9 +142,10 @@ struct Written {
 struct Writer {
     client: Client,
     source: EventSource,
-    cache: HashMap<AggregateKey, Written>,
+    correlator: Correlator,
+    cache: HashMap<DedupKey, Written>,
     /// Insertion order, to evict the oldest key when the cache is full.
-    order: VecDeque<AggregateKey>,
+    order: VecDeque<DedupKey>,
 }
 
 impl Writer {
@@ -169,23 +164,17 @@ impl Writer {
     }
 
     async fn record(&mut self, reference: ObjectReference, type_: EventType, reason: String, message: String) {
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        let key = AggregateKey {
-            kind: s(&reference.kind),
-            api_version: s(&reference.api_version),
-            namespace: s(&reference.namespace),
-            name: s(&reference.name),
-            uid: s(&reference.uid),
-            field_path: s(&reference.field_path),
-            type_,
-            reason: reason.clone(),
-            message: message.clone(),
+        let Some((key, message)) =
+            self.correlator.correlate(&ObjectKey::of(&reference), type_, &reason, &message, tokio::time::Instant::now())
+        else {
+            tracing::debug!(%reason, object = ?reference.name, "event rate-limited (spam filter); dropping it");
+            return;
         };
         let now = Time(crate::now_timestamp());
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         for attempt in 1..=ATTEMPTS {
             let result = match self.cache.get(&key) {
-                Some(w) => self.bump(w, &now).await,
+                Some(w) => self.bump(w, &message, &now).await,
                 None => self.create(&reference, type_, &reason, &message, &now).await,
             };
             match result {
@@ -241,14 +230,14 @@ impl Writer {
     }
 
     /// Bumps count and lastTimestamp of an event written before.
-    async fn bump(&self, w: &Written, now: &Time) -> crate::Result<Written> {
+    async fn bump(&self, w: &Written, message: &str, now: &Time) -> crate::Result<Written> {
         let count = w.count + 1;
-        let patch = Patch::Merge(serde_json::json!({ "count": count, "lastTimestamp": now }));
+        let patch = Patch::Merge(serde_json::json!({ "count": count, "lastTimestamp": now, "message": message }));
         Api::<Event>::namespaced(self.client.clone(), &w.namespace).patch(&w.name, &PostParams::default(), &patch).await?;
         Ok(Written { namespace: w.namespace.clone(), name: w.name.clone(), count })
     }
 
-    fn remember(&mut self, key: AggregateKey, written: Written) {
+    fn remember(&mut self, key: DedupKey, written: Written) {
         if self.cache.insert(key.clone(), written).is_none() {
             self.order.push_back(key);
             while self.order.len() > CACHE {
