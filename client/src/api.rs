@@ -67,6 +67,12 @@ impl Api<serde_json::Value> {
 }
 
 impl<K> Api<K> {
+    /// Objects of the kind `resource` decoded as `K`, e.g.
+    /// `Api::<client::dynamic::DynamicObject>::for_resource(..)` for informers over any kind.
+    pub fn for_resource(client: Client, resource: ApiResourceRef, namespace: Option<&str>) -> Self {
+        Self::dynamic_as(client, resource, namespace)
+    }
+
     fn dynamic_as(client: Client, resource: ApiResourceRef, namespace: Option<&str>) -> Self {
         Api { client, resource, namespace: namespace.map(str::to_string), _k: PhantomData }
     }

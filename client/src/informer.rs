@@ -39,7 +39,8 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::backoff::Backoff;
 use crate::store::{key_of, IndexFn, Store};
-use crate::{Api, Error, ListParams, Resource, WatchEvent, WatchParams};
+use crate::dynamic::Object;
+use crate::{Api, Error, ListParams, WatchEvent, WatchParams};
 
 /// A change to the informer's store, as delivered to handlers.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ impl<K> Clone for InformerEvent<K> {
     }
 }
 
-impl<K: Resource> InformerEvent<K> {
+impl<K: Object> InformerEvent<K> {
     /// The object's current (or, for Deleted, final) state.
     pub fn object(&self) -> &Arc<K> {
         match self {
@@ -130,7 +131,7 @@ enum WatchEnd {
     Failed(Error),
 }
 
-impl<K: Resource> Informer<K> {
+impl<K: Object> Informer<K> {
     /// An informer over what `api` addresses (one namespace, or all).
     pub fn new(api: Api<K>, config: InformerConfig) -> Self {
         Informer { api, config, store: Store::new() }
@@ -173,8 +174,8 @@ impl<K: Resource> Informer<K> {
     /// Lists and watches until the future is dropped (abort its task to stop).
     /// Run it once per informer.
     pub async fn run(&self) {
-        struct CloseOnDrop<'a, K: Resource>(&'a Store<K>);
-        impl<K: Resource> Drop for CloseOnDrop<'_, K> {
+        struct CloseOnDrop<'a, K: Object>(&'a Store<K>);
+        impl<K: Object> Drop for CloseOnDrop<'_, K> {
             fn drop(&mut self) {
                 self.0.close_subscribers();
             }
@@ -194,13 +195,13 @@ impl<K: Resource> Informer<K> {
                 Some(v) => v.clone(),
                 None => match self.list_all().await {
                     Ok((items, version)) => {
-                        tracing::debug!(kind = K::KIND, count = items.len(), rv = %version, "listed");
+                        tracing::debug!(kind = %self.api.resource().kind, count = items.len(), rv = %version, "listed");
                         self.store.replace(items);
                         rv = Some(version.clone());
                         version
                     }
                     Err(e) => {
-                        tracing::warn!(kind = K::KIND, error = %e, "list failed; retrying");
+                        tracing::warn!(kind = %self.api.resource().kind, error = %e, "list failed; retrying");
                         backoff.wait().await;
                         continue;
                     }
@@ -208,7 +209,7 @@ impl<K: Resource> Informer<K> {
             };
             match self.watch(&from, &mut rv, &mut resync).await {
                 WatchEnd::Closed { progressed } => {
-                    tracing::debug!(kind = K::KIND, "watch closed; re-watching");
+                    tracing::debug!(kind = %self.api.resource().kind, "watch closed; re-watching");
                     if progressed {
                         backoff.reset();
                     } else {
@@ -216,14 +217,14 @@ impl<K: Resource> Informer<K> {
                     }
                 }
                 WatchEnd::Expired { progressed } => {
-                    tracing::info!(kind = K::KIND, rv = %from, "resourceVersion expired; relisting");
+                    tracing::info!(kind = %self.api.resource().kind, rv = %from, "resourceVersion expired; relisting");
                     rv = None;
                     if !progressed {
                         backoff.wait().await;
                     }
                 }
                 WatchEnd::Failed(e) => {
-                    tracing::warn!(kind = K::KIND, error = %e, "watch failed; retrying");
+                    tracing::warn!(kind = %self.api.resource().kind, error = %e, "watch failed; retrying");
                     backoff.wait().await;
                 }
             }
@@ -303,9 +304,9 @@ impl<K: Resource> Informer<K> {
 
 /// Applies one watch event to the store and advances `rv`.
 /// Returns Some when the event ends the watch (an ERROR event).
-fn apply<K: Resource>(store: &Store<K>, ev: WatchEvent<K>, rv: &mut Option<String>) -> Option<crate::Result<()>> {
+fn apply<K: Object>(store: &Store<K>, ev: WatchEvent<K>, rv: &mut Option<String>) -> Option<crate::Result<()>> {
     let mut seen = |o: &K| {
-        if let Some(v) = o.metadata().resource_version.as_deref().filter(|v| !v.is_empty()) {
+        if let Some(v) = o.meta().resource_version.as_deref().filter(|v| !v.is_empty()) {
             *rv = Some(v.to_string());
         }
     };

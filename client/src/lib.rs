@@ -61,6 +61,7 @@
 mod api;
 pub mod backoff;
 mod client;
+pub mod dynamic;
 pub mod error;
 pub mod events;
 pub mod informer;

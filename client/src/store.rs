@@ -10,16 +10,16 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, watch};
 
+use crate::dynamic::Object;
 use crate::informer::InformerEvent;
-use crate::Resource;
 
 /// An index function: the index values of an object (e.g. its node name).
 /// An object may have several values, or none (then it is not in the index).
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
 /// The store key of an object: `"ns/name"`, or `"name"` when cluster-scoped.
-pub fn key_of<K: Resource>(obj: &K) -> String {
-    let meta = obj.metadata();
+pub fn key_of<K: Object>(obj: &K) -> String {
+    let meta = obj.meta();
     make_key(meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }
 
@@ -62,13 +62,13 @@ struct State<K> {
     subscribers: Vec<mpsc::UnboundedSender<InformerEvent<K>>>,
 }
 
-impl<K: Resource> Default for Store<K> {
+impl<K: Object> Default for Store<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Resource> Store<K> {
+impl<K: Object> Store<K> {
     pub(crate) fn new() -> Self {
         let state = State { objects: HashMap::new(), indexers: HashMap::new(), indices: HashMap::new(), subscribers: Vec::new() };
         Store { shared: Arc::new(Shared { state: RwLock::new(state), synced: watch::channel(false).0 }) }
@@ -99,7 +99,7 @@ impl<K: Resource> Store<K> {
     pub fn by_index(&self, index: &str, value: &str) -> Vec<Arc<K>> {
         let st = self.shared.state.read();
         let Some(idx) = st.indices.get(index) else {
-            tracing::warn!(index, kind = K::KIND, "by_index: no such index");
+            tracing::warn!(index, kind = std::any::type_name::<K>(), "by_index: no such index");
             return Vec::new();
         };
         idx.get(value).map(|keys| keys.iter().filter_map(|k| st.objects.get(k).cloned()).collect()).unwrap_or_default()
@@ -276,6 +276,6 @@ impl<K> State<K> {
     }
 }
 
-fn resource_version<K: Resource>(obj: &K) -> &str {
-    obj.metadata().resource_version.as_deref().unwrap_or_default()
+fn resource_version<K: Object>(obj: &K) -> &str {
+    obj.meta().resource_version.as_deref().unwrap_or_default()
 }

@@ -268,3 +268,27 @@ async fn periodic_resync_redelivers_cached_objects_as_updates() -> anyhow::Resul
     task.abort();
     Ok(())
 }
+
+#[tokio::test]
+async fn dynamic_informer_follows_a_kind_known_at_run_time() -> anyhow::Result<()> {
+    use client::dynamic::DynamicObject;
+    let cluster = TestCluster::start().await?;
+    let resource = client::ApiResourceRef::of::<ConfigMap>();
+    let api = Api::<DynamicObject>::for_resource(cluster.client.clone(), resource, Some("default"));
+    let informer = Informer::new(api, InformerConfig::default().labels("dyn=yes"));
+    let mut events = informer.subscribe();
+    let task = informer.spawn();
+    informer.wait_synced().await;
+    let typed = Api::<ConfigMap>::namespaced(cluster.client.clone(), "default");
+    typed.create(&PostParams::default(), &cm("d", json!({"dyn": "yes"}), "7")).await?;
+    match next(&mut events).await {
+        InformerEvent::Added(o) => {
+            assert_eq!(o.metadata.name.as_deref(), Some("d"));
+            assert_eq!(o.rest["data"]["v"], "7");
+        }
+        other => panic!("expected Added, got {other:?}"),
+    }
+    assert!(informer.store().get("default", "d").is_some());
+    task.abort();
+    Ok(())
+}
