@@ -18,8 +18,10 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn config(identity: &str, lease: Duration) -> LeaderElectionConfig {
     let mut c = LeaderElectionConfig::new("default", "test-lock", identity);
     c.lease_duration = lease;
-    c.renew_deadline = Duration::from_millis(1500);
-    c.retry_period = Duration::from_millis(200);
+    // Short, but with room for a loaded CI machine: renewals every 250 ms,
+    // given up only after 3 s without one.
+    c.renew_deadline = Duration::from_secs(3);
+    c.retry_period = Duration::from_millis(250);
     c
 }
 
@@ -77,13 +79,13 @@ async fn renewals(client: &Client, holder: &str, n: usize) {
 async fn one_of_two_electors_leads_and_a_crashed_leader_is_replaced() -> anyhow::Result<()> {
     let cluster = TestCluster::start().await?;
     let (tx, mut notes) = mpsc::unbounded_channel();
-    let (_s1, t1) = campaign(cluster.client.clone(), config("one", Duration::from_secs(2)), tx.clone());
-    let (_s2, t2) = campaign(cluster.client.clone(), config("two", Duration::from_secs(2)), tx.clone());
+    let (_s1, t1) = campaign(cluster.client.clone(), config("one", Duration::from_secs(4)), tx.clone());
+    let (_s2, t2) = campaign(cluster.client.clone(), config("two", Duration::from_secs(4)), tx.clone());
 
     let Note::Started(leader) = note(&mut notes).await else { panic!("a Stopped before any Started") };
     let spec = lease(&cluster.client).await;
     assert_eq!(spec.holder_identity.as_deref(), Some(leader.as_str()));
-    assert_eq!(spec.lease_duration_seconds, Some(2));
+    assert_eq!(spec.lease_duration_seconds, Some(4));
     // Several renewals later the other is still waiting: only one leads.
     renewals(&cluster.client, &leader, 5).await;
     assert!(notes.try_recv().is_err(), "nobody else started leading");
@@ -126,7 +128,7 @@ async fn leader_steps_down_when_it_cannot_renew() -> anyhow::Result<()> {
     let etcd = Etcd::start().await?;
     let mut server = KillableApiserver::start(&etcd).await?;
     let (tx, mut notes) = mpsc::unbounded_channel();
-    let (_s1, t1) = campaign(server.client().await?, config("one", Duration::from_secs(2)), tx);
+    let (_s1, t1) = campaign(server.client().await?, config("one", Duration::from_secs(4)), tx);
     assert_eq!(note(&mut notes).await, Note::Started("one".into()));
     server.kill();
     assert_eq!(note(&mut notes).await, Note::Stopped("one".into()));
