@@ -159,7 +159,18 @@ pub async fn run(ctx: &Ctx, a: LabelArgs, which: Which) -> CmdResult {
             obj
         };
         if output == Output::Table {
+            // Upstream compares the object sizes: smaller without --overwrite is "unlabeled".
+            let mut after = current.clone();
+            for (k, v) in &set {
+                after.insert(k.clone(), json!(v));
+            }
+            for k in &remove {
+                after.remove(k);
+            }
+            let shrank = serde_json::to_string(&after).map(|s| s.len()).unwrap_or(0)
+                < serde_json::to_string(&current).map(|s| s.len()).unwrap_or(0);
             let verb = match (which, changed) {
+                (Which::Labels, true) if shrank && !a.overwrite => "unlabeled",
                 (Which::Labels, true) => "labeled",
                 (Which::Labels, false) => "not labeled",
                 (Which::Annotations, _) => "annotated",
