@@ -30,6 +30,7 @@ pub mod rate_limiter;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,16 @@ pub use rate_limiter::{
 pub trait QueueItem: Clone + Eq + Hash + Send + Sync + 'static {}
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> QueueItem for T {}
 
+/// `workqueue_depth`, `workqueue_adds_total`, `workqueue_retries_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueMetrics {
+    pub depth: usize,
+    /// Items queued (adds of an item already waiting are not counted; delayed adds count when they fire).
+    pub adds_total: u64,
+    /// Calls to `add_rate_limited`.
+    pub retries_total: u64,
+}
+
 /// A cheap-to-clone handle on one queue; clones share it.
 pub struct WorkQueue<T> {
     inner: Arc<Inner<T>>,
@@ -58,6 +69,7 @@ impl<T> Clone for WorkQueue<T> {
 
 struct Inner<T> {
     state: Mutex<State<T>>,
+    retries: AtomicU64,
     /// Wakes `get`ters: an item was queued, a delay may have shortened, or shutdown.
     wake: Notify,
     limiter: Mutex<Box<dyn RateLimiter<T>>>,
@@ -74,6 +86,8 @@ struct State<T> {
     ready_at: HashMap<T, Instant>,
     seq: u64,
     shutting_down: bool,
+    /// Adds that were not de-duplicated (metrics).
+    adds: u64,
 }
 
 struct Delayed<T> {
@@ -106,6 +120,7 @@ impl<T: QueueItem> State<T> {
         if self.shutting_down || !self.dirty.insert(item.clone()) {
             return false;
         }
+        self.adds += 1;
         if self.processing.contains(&item) {
             // Queued again by `done`.
             return false;
@@ -147,8 +162,16 @@ impl<T: QueueItem> WorkQueue<T> {
             ready_at: HashMap::new(),
             seq: 0,
             shutting_down: false,
+            adds: 0,
         };
-        WorkQueue { inner: Arc::new(Inner { state: Mutex::new(state), wake: Notify::new(), limiter: Mutex::new(Box::new(limiter)) }) }
+        WorkQueue {
+            inner: Arc::new(Inner {
+                state: Mutex::new(state),
+                retries: AtomicU64::new(0),
+                wake: Notify::new(),
+                limiter: Mutex::new(Box::new(limiter)),
+            }),
+        }
     }
 
     /// Queues `item` (no-op if it is queued already, or after shutdown).
@@ -180,6 +203,7 @@ impl<T: QueueItem> WorkQueue<T> {
 
     /// Queues `item` after its rate limiter's delay (one more failure).
     pub fn add_rate_limited(&self, item: T) {
+        self.inner.retries.fetch_add(1, AtomicOrdering::Relaxed);
         let delay = self.inner.limiter.lock().when(&item);
         self.add_after(item, delay);
     }
@@ -248,6 +272,15 @@ impl<T: QueueItem> WorkQueue<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Counters for /metrics, as client-go's workqueue metrics.
+    pub fn metrics(&self) -> QueueMetrics {
+        QueueMetrics {
+            depth: self.len(),
+            adds_total: self.inner.state.lock().adds,
+            retries_total: self.inner.retries.load(AtomicOrdering::Relaxed),
+        }
     }
 
     /// Stops accepting items and drops delayed ones; `get` drains what is
@@ -384,6 +417,7 @@ mod tests {
             q.done(&"a");
         }
         assert_eq!(q.num_requeues(&"a"), 3);
+        assert_eq!(q.metrics(), QueueMetrics { depth: 0, adds_total: 3, retries_total: 3 });
         q.forget(&"a");
         assert_eq!(q.num_requeues(&"a"), 0);
         let t0 = Instant::now();
