@@ -133,6 +133,18 @@ impl Snapshot {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+    /// A copy with one node replaced (preemption's what-if).
+    pub fn with_node(&self, ni: NodeInfo) -> Snapshot {
+        let mut s = self.clone();
+        if let Some(&i) = s.index.get(&ni.name) {
+            s.nodes[i] = Arc::new(ni);
+            s.have_pods_with_affinity = (0..s.nodes.len()).filter(|i| s.nodes[*i].pods_with_affinity > 0).collect();
+            s.have_pods_with_required_anti_affinity =
+                (0..s.nodes.len()).filter(|i| s.nodes[*i].pods_with_required_anti_affinity > 0).collect();
+        }
+        s
+    }
+
     /// Builds a snapshot straight from node infos (tests, preemption what-ifs).
     pub fn from_nodes(nodes: Vec<NodeInfo>) -> Self {
         let mut c = Cache::default();

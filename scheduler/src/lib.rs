@@ -19,3 +19,12 @@ pub mod resource;
 pub mod schedule_one;
 pub mod selector;
 pub mod testutil;
+pub mod binder;
+pub mod leader;
+pub mod metrics;
+pub mod preemption;
+pub mod scheduler;
+pub mod server;
+
+pub use config::SchedulerConfig;
+pub use scheduler::Scheduler;

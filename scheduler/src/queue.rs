@@ -170,6 +170,20 @@ impl SchedulingQueue {
         self.notify.notify_one();
     }
 
+    /// A pending pod seen by the informer: added, or refreshed in place; an
+    /// unschedulable one is retried only when its spec changed.
+    pub fn add_or_update(&self, pod: Arc<PodInfo>, spec_changed: bool) {
+        let mut inner = self.inner.lock();
+        if let Some((qp, Where::Unschedulable)) = inner.pods.get_mut(&pod.key) {
+            if !spec_changed {
+                qp.pod = pod;
+                return;
+            }
+        }
+        drop(inner);
+        self.add(pod);
+    }
+
     /// A pending pod changed: refresh it; an unschedulable one is retried.
     pub fn update(&self, pod: Arc<PodInfo>) {
         let mut inner = self.inner.lock();
