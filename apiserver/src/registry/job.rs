@@ -105,7 +105,7 @@ fn validate_generated(job: &Job) -> ErrorList {
     }
     let labels = template_labels(Some(&spec.template));
     let lpath = Path::new("spec").child("template").child("metadata").child("labels");
-    for (key, want) in [(LEGACY_CONTROLLER_UID, &uid), (LEGACY_JOB_NAME, &name)] {
+    for (key, want) in [(LEGACY_CONTROLLER_UID, &uid), (LEGACY_JOB_NAME, &name), (CONTROLLER_UID, &uid), (JOB_NAME, &name)] {
         match labels.and_then(|l| l.get(key)) {
             None => errs.push(FieldError::required(&lpath.key(key), &format!("must be '{want}'"))),
             Some(got) if got != want => errs.push(FieldError::invalid_raw(&lpath.key(key), go_map(labels), &format!("must be '{want}'"))),
@@ -274,6 +274,13 @@ mod tests {
         let kind = Typed(JobStrategy);
         let e = kind.admit_create(job("Always")).unwrap_err();
         assert_eq!(e.0.message, r#"Job "pi" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#);
+        let mut relabeled = job("Never");
+        relabeled["spec"]["template"]["metadata"] = json!({"labels": {JOB_NAME: "other"}});
+        let e = kind.admit_create(relabeled).unwrap_err();
+        assert_eq!(
+            e.0.message,
+            r#"Job "pi" is invalid: spec.template.metadata.labels[batch.kubernetes.io/job-name]: Invalid value: map[string]string{"batch.kubernetes.io/controller-uid":"u-1", "batch.kubernetes.io/job-name":"other", "controller-uid":"u-1", "job-name":"pi"}: must be 'pi'"#
+        );
         let mut wrong = job("Never");
         wrong["spec"]["selector"] = json!({"matchLabels": {CONTROLLER_UID: "other"}});
         let e = kind.admit_create(wrong).unwrap_err();
