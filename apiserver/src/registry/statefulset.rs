@@ -1,6 +1,6 @@
-//! StatefulSet (apps/v1): OrderedReady, RollingUpdate partition 0, PVC
-//! retention Retain/Retain, replicas 1, history 10; only a few spec fields
-//! may change after creation.
+//! StatefulSet (apps/v1): OrderedReady, RollingUpdate partition 0 and
+//! maxUnavailable 1, PVC retention Retain/Retain, replicas 1, history 10;
+//! only a few spec fields may change after creation.
 
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetUpdateStrategy};
 
@@ -85,6 +85,8 @@ impl Strategy for StatefulSetStrategy {
         if us.type_.as_deref() == Some("RollingUpdate") {
             if let Some(r) = us.rolling_update.as_mut() {
                 r.partition.get_or_insert(0);
+                // MaxUnavailableStatefulSet is beta (on by default) since 1.35.
+                r.max_unavailable.get_or_insert(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1));
             }
         }
         let pol = spec.persistent_volume_claim_retention_policy.get_or_insert_with(StatefulSetPersistentVolumeClaimRetentionPolicy::default);
@@ -189,7 +191,7 @@ mod tests {
         let s = Typed(StatefulSetStrategy).admit_create(sts()).unwrap();
         let spec = &s["spec"];
         assert_eq!(spec["podManagementPolicy"], "OrderedReady");
-        assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
+        assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "partition": 0}}));
         assert_eq!(spec["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
         assert_eq!(spec["replicas"], 1);
         assert_eq!(spec["revisionHistoryLimit"], 10);
