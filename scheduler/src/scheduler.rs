@@ -40,6 +40,7 @@ pub struct Scheduler {
     binder: Binder,
     pub metrics: Arc<Metrics>,
     priority_classes: Mutex<Option<Store<PriorityClass>>>,
+    synced: tokio::sync::watch::Sender<bool>,
 }
 
 fn is_terminal(p: &Pod) -> bool {
@@ -66,6 +67,7 @@ impl Scheduler {
             client,
             metrics,
             priority_classes: Mutex::new(None),
+            synced: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -183,6 +185,7 @@ impl Scheduler {
             _ = stop.cancelled() => {}
             _ = async { nodes.wait_synced().await; pods.wait_synced().await; classes.wait_synced().await } => {
                 tracing::info!(nodes = nodes.store().len(), pods = pod_store.len(), "caches synced; scheduling");
+                self.synced.send_replace(true);
                 let recorder = EventRecorder::new(self.client.clone(), crate::config::DEFAULT_SCHEDULER_NAME, None);
                 let s = self.clone();
                 // In the JoinSet so that dropping this future (a killed leader) stops the loop too.
@@ -379,6 +382,18 @@ impl Scheduler {
                 info.preemption_never = c.preemption_policy.as_deref() == Some("Never");
             }
         }
+    }
+
+    /// Resolves once the informers have synced and the loop runs.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Nodes and pods in the scheduler cache.
+    pub fn cache_counts(&self) -> (usize, usize) {
+        let c = self.cache.lock();
+        (c.node_count(), c.pod_count())
     }
 
     pub fn queue_lengths(&self) -> crate::queue::Lengths {
