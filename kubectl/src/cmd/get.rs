@@ -226,17 +226,21 @@ fn quantity(s: &str) -> Option<f64> {
     Some(n * m)
 }
 
-/// Keeps the widths of the first table for rows printed later (watch).
-pub fn row_with_widths(cells: &[String], widths: &[usize]) -> String {
+/// Prints a row with remembered column widths (kubectl's tabwriter with
+/// RememberWidths, used by watch): widths only grow.
+pub fn row_with_widths(cells: &[String], widths: &mut Vec<usize>) -> String {
     let mut s = String::new();
     for (i, c) in cells.iter().enumerate() {
         if i + 1 == cells.len() {
             s.push_str(c);
-        } else {
-            let w = widths.get(i).copied().unwrap_or(0).max(c.chars().count() + 3).max(6);
-            s.push_str(c);
-            s.extend(std::iter::repeat_n(' ', w - c.chars().count()));
+            continue;
         }
+        if widths.len() <= i {
+            widths.push(0);
+        }
+        widths[i] = widths[i].max(c.chars().count() + 3).max(6);
+        s.push_str(c);
+        s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count()));
     }
     s.push('\n');
     s

@@ -51,7 +51,15 @@ pub async fn run(ctx: &Ctx, a: &GetArgs, output: &Output) -> CmdResult {
             let cells = table::row(r, o, &opts, chrono::Utc::now());
             if !*header_printed && !opts.no_headers {
                 let h = table::headers(r, &opts);
-                *widths = h.iter().zip(cells.iter()).map(|(h, c)| h.len().max(c.chars().count()) + 3).collect();
+                // The header and the first row are aligned together.
+                for (i, (hc, cc)) in h.iter().zip(cells.iter()).enumerate() {
+                    let w = hc.chars().count().max(cc.chars().count()) + 3;
+                    if widths.len() <= i {
+                        widths.push(w);
+                    } else {
+                        widths[i] = widths[i].max(w);
+                    }
+                }
                 text.push_str(&row_with_widths(&h, widths));
             }
             *header_printed = true;
