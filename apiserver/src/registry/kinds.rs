@@ -42,6 +42,7 @@ impl Kinds {
         k.add(Typed(super::podtemplate::PodTemplateStrategy));
         k.add(Typed(super::limitrange::LimitRangeStrategy));
         k.add(Typed(super::resourcequota::ResourceQuotaStrategy));
+        k.add(Typed(super::poddisruptionbudget::PodDisruptionBudgetStrategy));
         k
     }
 
@@ -104,6 +105,7 @@ mod tests {
             ("scheduling.k8s.io", "priorityclasses", &["pc"]),
             ("coordination.k8s.io", "leases", &[]),
             ("discovery.k8s.io", "endpointslices", &[]),
+            ("policy", "poddisruptionbudgets", &["pdb"]),
         ] {
             let kind = k.get(group, plural).unwrap_or_else(|| panic!("{group}/{plural} not served"));
             assert_eq!(kind.info().short_names, short, "{plural}");
@@ -113,7 +115,7 @@ mod tests {
         let generation: Vec<&str> = k.all().filter(|x| x.info().tracks_generation).map(|x| x.info().plural).collect();
         assert_eq!(
             generation,
-            ["pods", "endpointslices", "replicationcontrollers", "replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs"]
+            ["pods", "endpointslices", "replicationcontrollers", "replicasets", "deployments", "statefulsets", "daemonsets", "jobs", "cronjobs", "poddisruptionbudgets"]
         );
         let scale: Vec<&str> = k.all().filter(|x| x.info().subresources.contains(&"scale")).map(|x| x.info().plural).collect();
         assert_eq!(scale, ["replicationcontrollers", "replicasets", "deployments", "statefulsets"]);

@@ -20,6 +20,7 @@ pub mod lease;
 pub mod limitrange;
 pub mod node;
 pub mod pod;
+pub mod poddisruptionbudget;
 pub mod podtemplate;
 pub mod priorityclass;
 pub mod pv;
