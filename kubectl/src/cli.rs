@@ -139,7 +139,7 @@ impl Command {
 pub fn main(args: Vec<String>) -> i32 {
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => return clap_error(e),
+        Err(e) => return clap_error(e, &args),
     };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -201,13 +201,47 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CmdError> {
     }
 }
 
-/// Help goes to stdout with exit 0; usage errors as upstream: "error: ...", exit 1.
-fn clap_error(e: clap::Error) -> i32 {
+/// "get", "create secret generic": the subcommand path named by `args`.
+fn command_path(args: &[String]) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut path = Vec::new();
+    let mut skip_value = false;
+    for a in args.iter().skip(1) {
+        if skip_value {
+            skip_value = false;
+            continue;
+        }
+        if a.starts_with('-') {
+            // Global flags that take their value as the next argument.
+            skip_value = !a.contains('=')
+                && matches!(a.as_str(), "-n" | "--namespace" | "-s" | "--server" | "--context" | "--kubeconfig" | "--cluster" | "--user" | "-v" | "--v");
+            continue;
+        }
+        let next = cmd.get_subcommands().find(|c| c.get_name() == a || c.get_all_aliases().any(|x| x == a)).cloned();
+        match next {
+            Some(c) => {
+                path.push(c.get_name().to_string());
+                cmd = c;
+            }
+            None => break,
+        }
+    }
+    path.join(" ")
+}
+
+/// Help goes to stdout with exit 0; usage errors as upstream's, exit 1.
+fn clap_error(e: clap::Error, args: &[String]) -> i32 {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             crate::context::out(&e.render().to_string());
             return 0;
+        }
+        // `kubectl` alone prints help and succeeds; `kubectl create secret` prints help and fails.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            crate::context::out(&e.render().to_string());
+            return if args.len() <= 1 { 0 } else { 1 };
         }
         _ => {}
     }
@@ -216,28 +250,47 @@ fn clap_error(e: clap::Error) -> i32 {
         Some(ContextValue::Strings(v)) => Some(v.join(", ")),
         _ => None,
     };
-    let msg = match e.kind() {
+    let path = command_path(args);
+    let see = if path.is_empty() { "kubectl".to_string() } else { format!("kubectl {path}") };
+    match e.kind() {
         ErrorKind::UnknownArgument => {
             let arg = ctx_str(ContextKind::InvalidArg).unwrap_or_default();
             let flag = arg.split('=').next().unwrap_or(&arg).to_string();
-            if flag.starts_with("--") {
+            let msg = if flag.starts_with("--") {
                 format!("unknown flag: {flag}")
             } else if let Some(c) = flag.strip_prefix('-') {
                 format!("unknown shorthand flag: '{}' in {arg}", c.chars().next().unwrap_or(' '))
             } else {
-                format!("unknown command \"{flag}\" for \"kubectl\"")
-            }
+                err(&format!("error: unknown command \"{flag}\" for \"{see}\"\n"));
+                return 1;
+            };
+            err(&format!("Error: {msg}\nSee '{see} --help' for usage.\n"));
         }
         ErrorKind::InvalidSubcommand => {
             let sub = ctx_str(ContextKind::InvalidSubcommand).unwrap_or_default();
-            format!("unknown command \"{sub}\" for \"kubectl\"")
+            err(&format!("error: unknown command \"{sub}\" for \"{see}\"\n"));
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = ctx_str(ContextKind::InvalidArg).unwrap_or_default();
+            let names: Vec<String> = missing
+                .split(", ")
+                .map(|m| m.trim_start_matches('-').split([' ', '=', '<']).next().unwrap_or("").to_lowercase())
+                .map(|m| format!("\"{m}\""))
+                .collect();
+            if missing.starts_with('-') {
+                err(&format!("error: required flag(s) {} not set\n", names.join(", ")));
+            } else {
+                err(&format!("error: accepts 1 arg(s), received 0\nSee '{see} -h' for help and examples\n"));
+            }
+        }
+        ErrorKind::MissingSubcommand => {
+            crate::context::out(&e.render().to_string());
         }
         _ => {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
-            first
+            err(&format!("error: {first}\nSee '{see} --help' for usage.\n"));
         }
-    };
-    err(&format!("error: {msg}\nSee 'kubectl --help' for usage.\n"));
+    }
     1
 }

@@ -129,7 +129,7 @@ async fn get_errors_and_exit_codes() {
     assert!(out.stdout.starts_with("NAME      STATUS   AGE\ndefault   Active "), "{}", out.stdout);
     assert_eq!(out.fails(), "Error from server (NotFound): namespaces \"nope\" not found\n");
     let out = k.run(&["get", "--bogus-flag"]).await;
-    assert_eq!(out.fails(), "error: unknown flag: --bogus-flag\nSee 'kubectl --help' for usage.\n");
+    assert_eq!(out.fails(), "Error: unknown flag: --bogus-flag\nSee 'kubectl get --help' for usage.\n");
     let out = k.run(&["-s", "127.0.0.1:1", "get", "pods"]).await;
     assert_eq!(out.fails(), "The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?\n");
 }

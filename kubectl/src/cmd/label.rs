@@ -85,6 +85,9 @@ fn which_singular(w: Which) -> &'static str {
 
 pub async fn run(ctx: &Ctx, a: LabelArgs, which: Which) -> CmdResult {
     let (resources, changes) = split_changes(&a.args);
+    if resources.is_empty() && a.files.filename.is_empty() {
+        return Err(CmdError::msg("one or more resources must be specified as <resource> <name> or <resource>/<name>"));
+    }
     let (set, remove) = parse_changes(&changes, which)?;
     if set.is_empty() && remove.is_empty() && !a.list {
         return Err(CmdError::usage("", format!("at least one {} update is required", which_singular(which))));

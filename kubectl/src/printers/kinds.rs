@@ -598,3 +598,85 @@ fn event(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
         vec![last, s(v, "/type").into(), s(v, "/reason").into(), target, msg]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        parse_time("2024-01-02T00:00:00Z").unwrap()
+    }
+    fn meta(name: &str) -> Value {
+        json!({"name": name, "creationTimestamp": "2024-01-01T00:00:00Z"})
+    }
+    fn row(group: &str, kind: &str, v: Value, wide: bool) -> Vec<String> {
+        (columns_for(group, kind).cells)(&v, wide, now())
+    }
+
+    #[test]
+    fn workload_rows() {
+        let tmpl = json!({"spec": {"containers": [{"name": "a", "image": "ia"}, {"name": "b", "image": "ib"}]}});
+        let d = json!({"metadata": meta("d"), "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "d"}, "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "dev"]}]}, "template": tmpl},
+            "status": {"replicas": 3, "readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
+        assert_eq!(row("apps", "Deployment", d.clone(), false), ["2/3", "3", "2", "24h"]);
+        assert_eq!(row("apps", "Deployment", d, true)[4..], ["24h", "a,b", "ia,ib", "app=d,env in (dev,prod)"][1..]);
+        let rs = json!({"metadata": meta("r"), "spec": {"replicas": 2, "template": tmpl}, "status": {"replicas": 2, "readyReplicas": 1}});
+        assert_eq!(row("apps", "ReplicaSet", rs, false), ["2", "2", "1", "24h"]);
+        let sts = json!({"metadata": meta("s"), "spec": {"replicas": 2, "template": tmpl}, "status": {"readyReplicas": 2}});
+        assert_eq!(row("apps", "StatefulSet", sts, true), ["2/2", "24h", "a,b", "ia,ib"]);
+        let ds = json!({"metadata": meta("ds"), "spec": {"template": {"spec": {"nodeSelector": {"os": "linux"}, "containers": []}}},
+            "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2, "updatedNumberScheduled": 3, "numberAvailable": 2}});
+        assert_eq!(row("apps", "DaemonSet", ds, false), ["3", "3", "2", "3", "2", "os=linux", "24h"]);
+        let job = json!({"metadata": meta("j"), "spec": {"completions": 3}, "status": {"succeeded": 3, "startTime": "2024-01-01T00:00:00Z",
+            "completionTime": "2024-01-01T00:01:05Z", "conditions": [{"type": "Complete", "status": "True"}]}});
+        assert_eq!(row("batch", "Job", job, false), ["Complete", "3/3", "65s", "24h"]);
+        let running = json!({"metadata": meta("j"), "spec": {"parallelism": 2}, "status": {"startTime": "2024-01-01T23:59:00Z"}});
+        assert_eq!(row("batch", "Job", running, false), ["Running", "0/1 of 2", "60s", "24h"]);
+        let cj = json!({"metadata": meta("c"), "spec": {"schedule": "*/5 * * * *", "suspend": false}, "status": {"lastScheduleTime": "2024-01-01T23:55:00Z", "active": [{}]}});
+        assert_eq!(row("batch", "CronJob", cj, false), ["*/5 * * * *", "<none>", "False", "1", "5m", "24h"]);
+    }
+
+    #[test]
+    fn service_and_network_rows() {
+        let svc = json!({"metadata": meta("s"), "spec": {"type": "NodePort", "clusterIPs": ["10.0.0.1"], "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}], "selector": {"app": "x"}}});
+        assert_eq!(row("", "Service", svc, true), ["NodePort", "10.0.0.1", "<none>", "80:30080/TCP,53/UDP", "24h", "app=x"]);
+        let lb = json!({"metadata": meta("lb"), "spec": {"type": "LoadBalancer", "clusterIPs": ["10.0.0.2"], "ports": [{"port": 443, "protocol": "TCP"}]}});
+        assert_eq!(row("", "Service", lb, false)[2], "<pending>");
+        let headless = json!({"metadata": meta("h"), "spec": {"type": "ClusterIP", "clusterIPs": ["None"]}});
+        assert_eq!(row("", "Service", headless, false), ["ClusterIP", "None", "<none>", "<none>", "24h"]);
+        let ep = json!({"metadata": meta("e"), "subsets": [{"addresses": [{"ip": "1.1.1.1"}, {"ip": "1.1.1.2"}], "ports": [{"port": 80}, {"port": 443}]}]});
+        assert_eq!(row("", "Endpoints", ep, false), ["1.1.1.1:80,1.1.1.2:80,1.1.1.1:443 + 1 more...", "24h"]);
+        let node = json!({"metadata": {"name": "n", "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/role": "edge"}},
+            "spec": {"unschedulable": true}, "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.33.0"},
+            "addresses": [{"type": "InternalIP", "address": "192.168.0.2"}]}});
+        assert_eq!(row("", "Node", node.clone(), false), ["Ready,SchedulingDisabled", "control-plane,edge", "24h", "v1.33.0"]);
+        assert_eq!(row("", "Node", node, true)[4..], ["192.168.0.2", "<none>", "<unknown>", "<unknown>", "<unknown>"]);
+    }
+
+    #[test]
+    fn config_storage_and_event_rows() {
+        assert_eq!(row("", "ConfigMap", json!({"metadata": meta("c"), "data": {"a": "1"}, "binaryData": {"b": "AA=="}}), false), ["2", "24h"]);
+        assert_eq!(row("", "Secret", json!({"metadata": meta("s"), "type": "Opaque", "data": {"a": "MQ=="}}), false), ["Opaque", "1", "24h"]);
+        assert_eq!(row("", "ServiceAccount", json!({"metadata": meta("sa")}), false), ["0", "24h"]);
+        assert_eq!(row("", "Namespace", json!({"metadata": meta("n"), "status": {"phase": "Active"}}), false), ["Active", "24h"]);
+        let pv = json!({"metadata": meta("pv"), "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany", "ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": "default", "name": "c"}, "storageClassName": "manual"}, "status": {"phase": "Bound"}});
+        assert_eq!(row("", "PersistentVolume", pv, false), ["1Gi", "RWO,RWX", "Retain", "Bound", "default/c", "manual", "<unset>", "", "24h"]);
+        let pvc = json!({"metadata": meta("c"), "spec": {"volumeName": "pv", "storageClassName": "manual"}, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}});
+        assert_eq!(row("", "PersistentVolumeClaim", pvc, true), ["Bound", "pv", "1Gi", "RWO", "manual", "<unset>", "24h", "<unset>"]);
+        let sc = json!({"metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "p"});
+        assert_eq!(display_name("storage.k8s.io", "StorageClass", &sc), "fast (default)");
+        assert_eq!(row("storage.k8s.io", "StorageClass", sc, false)[..4], ["p", "Delete", "Immediate", "false"]);
+        assert_eq!(row("coordination.k8s.io", "Lease", json!({"metadata": meta("l"), "spec": {"holderIdentity": "me"}}), false), ["me", "24h"]);
+        let ev = json!({"metadata": {"name": "e1"}, "type": "Warning", "reason": "BackOff", "message": " Back-off restarting ", "count": 3,
+            "involvedObject": {"kind": "Pod", "name": "p", "fieldPath": "spec.containers{c}"}, "source": {"component": "kubelet", "host": "n1"},
+            "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T23:50:00Z"});
+        assert_eq!(row("", "Event", ev.clone(), false), ["10m", "Warning", "BackOff", "pod/p", "Back-off restarting"]);
+        assert_eq!(
+            row("", "Event", ev, true),
+            ["10m", "Warning", "BackOff", "pod/p", "spec.containers{c}", "kubelet, n1", "Back-off restarting", "24h", "3", "e1"]
+        );
+        assert_eq!(row("example.com", "Widget", json!({"metadata": meta("w")}), false), ["24h"]);
+    }
+}
