@@ -146,6 +146,12 @@ async fn api_resources_and_version() {
     assert_eq!(row("pods").unwrap(), ["pods", "po", "v1", "true", "Pod"]);
     assert_eq!(row("deployments").unwrap(), ["deployments", "deploy", "apps/v1", "true", "Deployment"]);
     assert_eq!(row("nodes").unwrap(), ["nodes", "no", "v1", "false", "Node"]);
+    let out = k.run(&["explain", "deploy.spec.replicas"]).await;
+    assert!(out.ok().starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nFIELD: replicas <integer>\n\n\nDESCRIPTION:\n    Number of desired pods."), "{}", out.stdout);
+    let out = k.run(&["explain", "jobs.spec.template.spec"]).await;
+    assert!(out.ok().contains("FIELDS:\n  activeDeadlineSeconds\t<integer>\n"), "{}", out.stdout);
+    let out = k.run(&["explain", "pods.spec.nope"]).await;
+    assert_eq!(out.fails(), "error: field \"nope\" does not exist\n");
     let out = k.run(&["version"]).await;
     assert!(out.ok().starts_with("Client Version: v1.33.0"));
     assert!(out.stdout.contains("\nServer Version: v1."), "{}", out.stdout);
