@@ -7,6 +7,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_prints_rows_for_changes() {
+    // A hung watch fails the test instead of blocking CI forever.
+    tokio::time::timeout(std::time::Duration::from_secs(120), watch_rows()).await.expect("watch test finished");
+}
+
+async fn watch_rows() {
     let k = Kube::start().await;
     k.run(&["create", "cm", "first", "--from-literal=a=1"]).await.ok();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl"))

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::jsonpath::{text, JsonPath};
+use super::jsonpath::JsonPath;
 use crate::error::{CmdError, CmdResult};
 use crate::util::TabWriter;
 
@@ -43,13 +43,30 @@ impl CustomColumns {
                     if vals.is_empty() {
                         "<none>".to_string()
                     } else {
-                        vals.iter().map(text).collect::<Vec<_>>().join(",")
+                        vals.iter().map(go_v).collect::<Vec<_>>().join(",")
                     }
                 })
                 .collect();
             tw.row(&cells);
         }
         tw.render()
+    }
+}
+
+/// Go's `fmt.Sprintf("%v", v)` of a decoded JSON value, as upstream's
+/// custom-columns printer shows it: `map[a:1 b:2]`, `[x y]`, `<nil>`.
+pub fn go_v(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_v).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            let mut keys: Vec<_> = m.keys().collect();
+            keys.sort();
+            format!("map[{}]", keys.iter().map(|k| format!("{k}:{}", go_v(&m[*k]))).collect::<Vec<_>>().join(" "))
+        }
     }
 }
 
@@ -64,5 +81,8 @@ mod tests {
         let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"image": "a"}, {"image": "b"}]}});
         assert_eq!(cc.render(&[pod], false), "NAME   IMAGES   NODE\np      a,b      <none>\n");
         assert!(CustomColumns::parse("bad").is_err());
+        let cc = CustomColumns::parse("LABELS:.metadata.labels,PORTS:.spec.ports[*].port").unwrap();
+        let svc = json!({"metadata": {"labels": {"b": "2", "a": "1"}}, "spec": {"ports": [{"port": 80}, {"port": 443}]}});
+        assert_eq!(cc.render(&[svc], true), "map[a:1 b:2]   80,443\n");
     }
 }

@@ -101,29 +101,37 @@ impl Kube {
     }
 }
 
-/// Replaces AGE-like cells ("0s", "12s", "3m2s") with "AGE" so that tables
-/// can be compared with golden files; columns stay aligned because the
-/// golden file was written with the same replacement.
+/// Replaces AGE cells ("0s", "12s", "3m2s") with "AG" so that tables can be
+/// compared with golden files however long the test took; the cell keeps its
+/// width (extra spaces are added after it) so columns stay aligned as in the
+/// golden file, where every age is "AG".
 pub fn mask_ages(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            l.split_inclusive(' ')
-                .map(|tok| {
-                    let t = tok.trim_end();
-                    let is_age = !t.is_empty()
-                        && t.chars().next().unwrap().is_ascii_digit()
-                        && t.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
-                        && t.chars().any(|c| "smhdy".contains(c));
-                    if is_age {
-                        format!("{}{}", "AGE".chars().cycle().take(t.len()).collect::<String>(), &tok[t.len()..])
-                    } else {
-                        tok.to_string()
-                    }
-                })
-                .collect::<String>()
-        })
-        .map(|l| format!("{l}\n"))
-        .collect()
+    let is_age = |t: &str| {
+        t.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && t.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
+            && t.chars().any(|c| "smhdy".contains(c))
+    };
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while !rest.is_empty() {
+            let word_end = rest.find(' ').unwrap_or(rest.len());
+            let (word, after) = rest.split_at(word_end);
+            let spaces = after.len() - after.trim_start_matches(' ').len();
+            if is_age(word) {
+                out.push_str("AG");
+                if spaces > 0 {
+                    out.push_str(&" ".repeat(spaces + word.len() - 2));
+                }
+            } else {
+                out.push_str(word);
+                out.push_str(&" ".repeat(spaces));
+            }
+            rest = &after[spaces..];
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub fn golden(name: &str) -> String {
