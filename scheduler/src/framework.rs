@@ -62,6 +62,8 @@ pub struct CycleState {
     data: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
     skip_filter: HashSet<&'static str>,
     skip_score: HashSet<&'static str>,
+    /// Per Filter plugin (in the framework's order): not skipped. Built once per cycle.
+    filter_active: Vec<bool>,
 }
 
 impl CycleState {
@@ -146,13 +148,14 @@ impl Framework {
                 _ => return Status { plugin: p.name(), ..st },
             }
         }
+        state.filter_active = self.filter.iter().map(|p| !state.skip_filter.contains(p.name())).collect();
         Status::success()
     }
 
     /// The first failing Filter's status, or success.
     pub fn run_filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        for p in &self.filter {
-            if state.skip_filter.contains(p.name()) {
+        for (i, p) in self.filter.iter().enumerate() {
+            if !state.filter_active.get(i).copied().unwrap_or(true) {
                 continue;
             }
             let st = p.filter(state, pod, node);

@@ -94,6 +94,8 @@ struct Inner {
     active: BinaryHeap<ActiveKey>,
     backoff: BTreeSet<(Instant, u64, String)>,
     in_flight: HashSet<String>,
+    /// Keys of the pods in `pods` that are Where::Unschedulable (so events scan only those).
+    unschedulable: HashSet<String>,
     seq: u64,
     scheduling_cycle: u64,
     move_request_cycle: u64,
@@ -136,6 +138,7 @@ impl SchedulingQueue {
     }
 
     fn push_active(inner: &mut Inner, mut qp: QueuedPod) {
+        inner.unschedulable.remove(&qp.pod.key);
         inner.seq += 1;
         let seq = inner.seq;
         let key = qp.pod.key.clone();
@@ -150,6 +153,7 @@ impl SchedulingQueue {
     }
 
     fn push_backoff(&self, inner: &mut Inner, qp: QueuedPod) {
+        inner.unschedulable.remove(&qp.pod.key);
         inner.seq += 1;
         let seq = inner.seq;
         let at = self.backoff_expiry(&qp);
@@ -215,6 +219,7 @@ impl SchedulingQueue {
 
     pub fn delete(&self, key: &str) {
         let mut inner = self.inner.lock();
+        inner.unschedulable.remove(key);
         if let Some((_, Where::Backoff(t, s))) = inner.pods.remove(key) {
             inner.backoff.remove(&(t, s, key.to_string()));
         }
@@ -274,6 +279,7 @@ impl SchedulingQueue {
             self.push_backoff(&mut inner, qp);
         } else {
             let key = qp.pod.key.clone();
+            inner.unschedulable.insert(key.clone());
             inner.pods.insert(key, (qp, Where::Unschedulable));
         }
     }
@@ -283,13 +289,15 @@ impl SchedulingQueue {
         let mut inner = self.inner.lock();
         let now = Instant::now();
         let keys: Vec<String> = inner
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, (qp, w))| {
-                *w == Where::Unschedulable
-                    && (qp.unschedulable_plugins.is_empty() || qp.unschedulable_plugins.iter().any(|p| ev.may_help(p)))
+            .filter(|k| {
+                inner.pods.get(*k).is_some_and(|(qp, w)| {
+                    *w == Where::Unschedulable
+                        && (qp.unschedulable_plugins.is_empty() || qp.unschedulable_plugins.iter().any(|p| ev.may_help(p)))
+                })
             })
-            .map(|(k, _)| k.clone())
+            .cloned()
             .collect();
         let mut woke = false;
         for k in keys {
@@ -326,10 +334,10 @@ impl SchedulingQueue {
             }
         }
         let stale: Vec<String> = inner
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, (qp, w))| *w == Where::Unschedulable && now.duration_since(qp.timestamp) > MAX_IN_UNSCHEDULABLE)
-            .map(|(k, _)| k.clone())
+            .filter(|k| inner.pods.get(*k).is_some_and(|(qp, w)| *w == Where::Unschedulable && now.duration_since(qp.timestamp) > MAX_IN_UNSCHEDULABLE))
+            .cloned()
             .collect();
         for k in stale {
             let (qp, _) = inner.pods.remove(&k).expect("present");

@@ -113,3 +113,6 @@ pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
 pub fn tolerated(tols: &[Toleration], taint: &Taint) -> bool {
     tols.iter().any(|t| tolerates(t, taint))
 }
+
+#[cfg(test)]
+mod tests;
