@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod manifest;
 pub mod printers;
+pub mod quantity;
 pub mod resources;
 pub mod util;
 

@@ -68,3 +68,64 @@ async fn describe_pod_with_events_and_deployment() {
         "Name:                   app\nNamespace:              default\nLabels:                 app=app\nAnnotations:            <none>\nSelector:               app=app\nReplicas:               2 desired | 0 updated | 0 total | 0 available | 0 unavailable\nStrategyType:           RollingUpdate\nMinReadySeconds:        0\nRollingUpdateStrategy:  25% max unavailable, 25% max surge\nPod Template:\n  Labels:  app=app\n  Containers:\n   nginx:\n    Image:         nginx:1.25\n    Port:          <none>\n    Host Port:     <none>\n    Environment:   <none>\n    Mounts:        <none>\n  Volumes:         <none>\n  Node-Selectors:  <none>\n  Tolerations:     <none>\nEvents:            <none>"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_node_with_pods_and_allocations() {
+    let k = Kube::start().await;
+    let f = k.file(
+        "n.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-2}\nstatus:\n  capacity: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n  allocatable: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: heavy}\nspec:\n  nodeName: node-2\n  containers:\n  - name: a\n    image: x\n    resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {cpu: 500m, memory: 128Mi}}\n  - name: b\n    image: y\n    resources: {requests: {cpu: 100m, memory: 128Mi}}\n",
+    );
+    k.run(&["create", "-f", &f]).await.ok();
+    let text = k.run(&["describe", "node", "node-2"]).await.ok().to_string();
+    let expected = [
+        "Name:               node-2",
+        "Roles:              <none>",
+        "Labels:             <none>",
+        "Annotations:        <none>",
+        "Taints:             <none>",
+        "Unschedulable:      false",
+        "Lease:              Failed to get lease: leases.coordination.k8s.io \"node-2\" not found",
+        "Addresses:",
+        "Capacity:",
+        "  cpu:     2",
+        "  memory:  4Gi",
+        "  pods:    110",
+        "Allocatable:",
+        "  cpu:     2",
+        "  memory:  4Gi",
+        "  pods:    110",
+        "System Info:",
+        "  Machine ID:                 ",
+        "  System UUID:                ",
+        "  Boot ID:                    ",
+        "  Kernel Version:             ",
+        "  OS Image:                   ",
+        "  Operating System:           ",
+        "  Architecture:               ",
+        "  Container Runtime Version:  ",
+        "  Kubelet Version:            ",
+        "Non-terminated Pods:          (1 in total)",
+        "  Namespace                   Name     CPU Requests  CPU Limits  Memory Requests  Memory Limits  Age",
+        "  ---------                   ----     ------------  ----------  ---------------  -------------  ---",
+        "  default                     heavy    350m (17%)    500m (25%)  192Mi (4%)       128Mi (3%)     ",
+        "Allocated resources:",
+        "  (Total limits may be over 100 percent, i.e., overcommitted.)",
+        "  Resource           Requests    Limits",
+        "  --------           --------    ------",
+        "  cpu                350m (17%)  500m (25%)",
+        "  memory             192Mi (4%)  128Mi (3%)",
+        "  ephemeral-storage  0 (0%)      0 (0%)",
+        "Events:              <none>",
+    ];
+    let got: Vec<&str> = text.lines().filter(|l| !l.starts_with("CreationTimestamp:")).collect();
+    assert_eq!(got.len(), expected.len(), "{text}");
+    for (g, e) in got.iter().zip(expected) {
+        // The pod row ends with its age.
+        if e.starts_with("  default ") {
+            assert!(g.starts_with(e), "{g:?} vs {e:?}");
+        } else {
+            assert_eq!(*g, e);
+        }
+    }
+}

@@ -160,7 +160,22 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
             let ep = eps.iter().find(|e| crate::util::name(e) == crate::util::name(o));
             others::service(o, ep, &mut evs, now)
         }
-        ("", "Node") => others::node(o, &mut evs, now),
+        ("", "Node") => {
+            let name = crate::util::name(o);
+            let lease = match ctx.discovery().await?.resolve_one("leases.coordination.k8s.io") {
+                Ok(lr) => match ctx.api(lr, Some("kube-node-lease")).await?.get(name).await {
+                    Ok(l) => Ok(l),
+                    Err(e) => Err(CmdError::from(e).render().0.trim_end().trim_start_matches("Error from server (NotFound): ").to_string()),
+                },
+                Err(_) => Err("the server doesn't serve leases".to_string()),
+            };
+            let pods: Vec<Value> = list_in(ctx, "pods", None, &ListParams::default())
+                .await
+                .into_iter()
+                .filter(|p| s(p, "/spec/nodeName") == name && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed"))
+                .collect();
+            others::node(o, lease, &pods, &mut evs, now)
+        }
         ("", "Namespace") => {
             let q = count_in(ctx, "resourcequotas", crate::util::name(o)).await;
             let l = count_in(ctx, "limitranges", crate::util::name(o)).await;

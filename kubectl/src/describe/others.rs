@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use super::{annotations, events, labels, rfc1123z, W};
+use crate::quantity::Quantity;
 use crate::printers::kinds::{access_modes, node_roles};
 use crate::util::{arr, format_labels, i, s};
 
@@ -84,7 +87,9 @@ pub fn service(svc: &Value, endpoints: Option<&Value>, evs: &mut [Value], now: D
     w.finish()
 }
 
-pub fn node(n: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+/// `lease`: the node's Lease, or why it could not be read; `pods`: the
+/// node's non-terminated pods.
+pub fn node(n: &Value, lease: Result<Value, String>, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(n)));
     w.w(0, &format!("Roles:\t{}\n", node_roles(n)));
@@ -109,6 +114,20 @@ pub fn node(n: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
     }
     let unsched = n.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
     w.w(0, &format!("Unschedulable:\t{unsched}\n"));
+    match lease {
+        Ok(l) => {
+            w.w(0, "Lease:\n");
+            let or_unset = |p: &str, time: bool| match s(&l, p) {
+                "" => "<unset>".to_string(),
+                x if time => rfc1123z(x),
+                x => x.to_string(),
+            };
+            w.w(1, &format!("HolderIdentity:\t{}\n", or_unset("/spec/holderIdentity", false)));
+            w.w(1, &format!("AcquireTime:\t{}\n", or_unset("/spec/acquireTime", true)));
+            w.w(1, &format!("RenewTime:\t{}\n", or_unset("/spec/renewTime", true)));
+        }
+        Err(e) => w.w(0, &format!("Lease:\tFailed to get lease: {e}\n")),
+    }
     let conds = arr(n, "/status/conditions");
     if !conds.is_empty() {
         w.w(0, "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n");
@@ -138,11 +157,15 @@ pub fn node(n: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
             let mut keys: Vec<_> = m.keys().collect();
             keys.sort();
             for k in keys {
-                w.w(0, &format!("  {k}:\t{}\n", crate::printers::jsonpath::text(&m[k])));
+                let raw = crate::printers::jsonpath::text(&m[k]);
+                let shown = Quantity::parse(&raw).map(|q| q.to_go_string()).unwrap_or(raw);
+                w.w(0, &format!("  {k}:\t{shown}\n"));
             }
         }
     }
-    if let Some(info) = n.pointer("/status/nodeInfo") {
+    {
+        let empty = Value::Null;
+        let info = n.pointer("/status/nodeInfo").unwrap_or(&empty);
         w.w(0, "System Info:\n");
         for (label, key) in [
             ("Machine ID", "machineID"),
@@ -168,6 +191,7 @@ pub fn node(n: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
     if !s(n, "/spec/providerID").is_empty() {
         w.w(0, &format!("ProviderID:\t{}\n", s(n, "/spec/providerID")));
     }
+    node_resources(&mut w, n, pods, now);
     events(&mut w, evs, now);
     w.finish()
 }
@@ -316,4 +340,105 @@ pub fn pvc(pvc: &Value, used_by: &[String], evs: &mut [Value], now: DateTime<Utc
     }
     events(&mut w, evs, now);
     w.finish()
+}
+
+/// A pod's requests and limits (upstream's PodRequestsAndLimits: the sum of
+/// its containers, at least each init container, plus overhead).
+fn pod_requests_limits(p: &Value) -> (BTreeMap<String, Quantity>, BTreeMap<String, Quantity>) {
+    let sum = |which: &str| {
+        let mut total: BTreeMap<String, Quantity> = BTreeMap::new();
+        for c in arr(p, "/spec/containers") {
+            for (k, v) in c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).into_iter().flatten() {
+                if let Some(q) = v.as_str().and_then(Quantity::parse) {
+                    total.entry(k.clone()).or_default().add(q);
+                }
+            }
+        }
+        for c in arr(p, "/spec/initContainers") {
+            for (k, v) in c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).into_iter().flatten() {
+                if let Some(q) = v.as_str().and_then(Quantity::parse) {
+                    let e = total.entry(k.clone()).or_default();
+                    if q.milli > e.milli {
+                        *e = q;
+                    }
+                }
+            }
+        }
+        for (k, v) in p.pointer("/spec/overhead").and_then(Value::as_object).into_iter().flatten() {
+            if let Some(q) = v.as_str().and_then(Quantity::parse) {
+                total.entry(k.clone()).or_default().add(q);
+            }
+        }
+        total
+    };
+    (sum("requests"), sum("limits"))
+}
+
+fn percent(part: &Quantity, whole: Option<&Quantity>, milli: bool) -> i64 {
+    let Some(whole) = whole else { return 0 };
+    let (a, b) = if milli { (part.milli as f64, whole.milli as f64) } else { (part.value() as f64, whole.value() as f64) };
+    if b == 0.0 {
+        return 0;
+    }
+    (a / b * 100.0) as i64
+}
+
+/// The "Non-terminated Pods" and "Allocated resources" sections.
+fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
+    let alloc_ptr = if n.pointer("/status/allocatable").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+        "/status/allocatable"
+    } else {
+        "/status/capacity"
+    };
+    let allocatable: BTreeMap<String, Quantity> = n
+        .pointer(alloc_ptr)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| v.as_str().and_then(Quantity::parse).map(|q| (k.clone(), q)))
+        .collect();
+    let zero = Quantity::default();
+    let cell = |m: &BTreeMap<String, Quantity>, r: &str, milli: bool| {
+        let q = m.get(r).copied().unwrap_or(zero);
+        format!("{} ({}%)", q.to_go_string(), percent(&q, allocatable.get(r), milli))
+    };
+    w.w(0, &format!("Non-terminated Pods:\t({} in total)\n", pods.len()));
+    w.w(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n");
+    w.w(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---\n");
+    let mut reqs: BTreeMap<String, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<String, Quantity> = BTreeMap::new();
+    for p in pods {
+        let (r, l) = pod_requests_limits(p);
+        w.w(
+            1,
+            &format!(
+                "{}\t{}\t\t{}\t{}\t{}\t{}\t{}\n",
+                crate::util::namespace(p),
+                crate::util::name(p),
+                cell(&r, "cpu", true),
+                cell(&l, "cpu", true),
+                cell(&r, "memory", false),
+                cell(&l, "memory", false),
+                crate::duration::age_at(Some(s(p, "/metadata/creationTimestamp")).filter(|x| !x.is_empty()), now)
+            ),
+        );
+        for (k, q) in r {
+            reqs.entry(k).or_default().add(q);
+        }
+        for (k, q) in l {
+            limits.entry(k).or_default().add(q);
+        }
+    }
+    w.w(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n");
+    w.w(1, "Resource\tRequests\tLimits\n");
+    w.w(1, "--------\t--------\t------\n");
+    for (r, milli) in [("cpu", true), ("memory", false), ("ephemeral-storage", false)] {
+        w.w(1, &format!("{r}\t{}\t{}\n", cell(&reqs, r, milli), cell(&limits, r, milli)));
+    }
+    let standard = ["cpu", "memory", "ephemeral-storage", "pods", "storage"];
+    let huge: Vec<&String> = allocatable.keys().filter(|k| k.starts_with("hugepages-")).collect();
+    let ext: Vec<&String> = allocatable.keys().filter(|k| !k.starts_with("hugepages-") && !standard.contains(&k.as_str())).collect();
+    for r in huge.into_iter().chain(ext) {
+        w.w(1, &format!("{r}\t{}\t{}\n", cell(&reqs, r, false), cell(&limits, r, false)));
+    }
 }
