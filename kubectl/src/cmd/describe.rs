@@ -146,15 +146,16 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
             let rss = list_in(ctx, "replicasets.apps", Some(ns), &ListParams::default()).await;
             workloads::deployment(o, &owned_by(&rss, uid), &mut evs, now)
         }
-        ("apps", "ReplicaSet") | ("apps", "StatefulSet") => {
+        ("apps", "ReplicaSet") | ("apps", "StatefulSet") | ("apps", "DaemonSet") => {
             let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;
             let mine = owned_by(&pods, uid);
-            if r.kind == "ReplicaSet" {
-                workloads::replicaset(o, &mine, &mut evs, now)
-            } else {
-                workloads::statefulset(o, &mine, &mut evs, now)
+            match r.kind.as_str() {
+                "ReplicaSet" => workloads::replicaset(o, &mine, &mut evs, now),
+                "StatefulSet" => workloads::statefulset(o, &mine, &mut evs, now),
+                _ => workloads::daemonset(o, &mine, &mut evs, now),
             }
         }
+        ("batch", "Job") => workloads::job(o, &mut evs, now),
         ("", "Service") => {
             let eps = list_in(ctx, "endpoints", Some(ns), &ListParams::default()).await;
             let ep = eps.iter().find(|e| crate::util::name(e) == crate::util::name(o));

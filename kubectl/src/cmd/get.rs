@@ -50,6 +50,9 @@ pub struct GetArgs {
     /// If the requested object does not exist the command will return exit code 0.
     #[arg(long = "ignore-not-found")]
     pub ignore_not_found: bool,
+    /// If true, keep the managedFields when printing objects in JSON or YAML format.
+    #[arg(long = "show-managed-fields")]
+    pub show_managed_fields: bool,
     /// Return large lists in chunks rather than all at once (accepted for compatibility).
     #[arg(long = "chunk-size")]
     pub chunk_size: Option<i64>,
@@ -95,8 +98,11 @@ pub async fn run(ctx: &Ctx, a: GetArgs) -> CmdResult {
             }
         }
     } else {
-        let pairs: Vec<(&ApiResource, Value)> =
-            groups.iter().flat_map(|g| g.objects.iter().map(move |o| (&g.resource, o.clone()))).collect();
+        let strip = !a.show_managed_fields;
+        let pairs: Vec<(&ApiResource, Value)> = groups
+            .iter()
+            .flat_map(|g| g.objects.iter().map(move |o| (&g.resource, if strip { without_managed_fields(o.clone()) } else { o.clone() })))
+            .collect();
         let single = single && pairs.len() == 1;
         if !(pairs.is_empty() && matches!(output, Output::Name)) {
             out(&print_objects(&output, &pairs, single, a.no_headers)?);
@@ -181,6 +187,14 @@ pub fn render_tables(groups: &[Fetched], a: &GetArgs, wide: bool) -> String {
         text.push_str(&table::render(&g.resource, &g.objects, &opts, now));
     }
     text
+}
+
+/// kubectl hides metadata.managedFields unless --show-managed-fields.
+pub fn without_managed_fields(mut o: Value) -> Value {
+    if let Some(m) = o.pointer_mut("/metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    o
 }
 
 /// `--sort-by`: numbers numerically, everything else as text.

@@ -174,3 +174,76 @@ pub fn statefulset(ss: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<
     events(&mut w, evs, now);
     w.finish()
 }
+
+pub fn daemonset(ds: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(ds)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(ds)));
+    w.w(0, &format!("Selector:\t{}\n", selector(ds)));
+    w.w(0, &format!("Node-Selector:\t{}\n", crate::util::format_labels(ds.pointer("/spec/template/spec/nodeSelector"))));
+    labels(&mut w, "Labels", ds.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", ds.pointer("/metadata/annotations"));
+    let st = |f: &str| i(ds, &format!("/status/{f}"));
+    w.w(0, &format!("Desired Number of Nodes Scheduled: {}\n", st("desiredNumberScheduled")));
+    w.w(0, &format!("Current Number of Nodes Scheduled: {}\n", st("currentNumberScheduled")));
+    w.w(0, &format!("Number of Nodes Scheduled with Up-to-date Pods: {}\n", st("updatedNumberScheduled")));
+    w.w(0, &format!("Number of Nodes Scheduled with Available Pods: {}\n", st("numberAvailable")));
+    w.w(0, &format!("Number of Nodes Misscheduled: {}\n", st("numberMisscheduled")));
+    let (r, wt, sc, f) = pod_counts(pods);
+    w.w(0, &format!("Pods Status:\t{r} Running / {wt} Waiting / {sc} Succeeded / {f} Failed\n"));
+    pod_template(&mut w, ds.pointer("/spec/template").unwrap_or(&Value::Null));
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+pub fn job(j: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(j)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(j)));
+    w.w(0, &format!("Selector:\t{}\n", selector(j)));
+    labels(&mut w, "Labels", j.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", j.pointer("/metadata/annotations"));
+    if let Some(c) = controller(j) {
+        w.w(0, &format!("Controlled By:\t{c}\n"));
+    }
+    if let Some(p) = j.pointer("/spec/parallelism").and_then(Value::as_i64) {
+        w.w(0, &format!("Parallelism:\t{p}\n"));
+    }
+    match j.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => w.w(0, &format!("Completions:\t{c}\n")),
+        None => w.w(0, "Completions:\t<unset>\n"),
+    }
+    if !s(j, "/spec/completionMode").is_empty() {
+        w.w(0, &format!("Completion Mode:\t{}\n", s(j, "/spec/completionMode")));
+    }
+    if let Some(b) = j.pointer("/spec/suspend").and_then(Value::as_bool) {
+        w.w(0, &format!("Suspend:\t{b}\n"));
+    }
+    if let Some(b) = j.pointer("/spec/backoffLimit").and_then(Value::as_i64) {
+        w.w(0, &format!("Backoff Limit:\t{b}\n"));
+    }
+    if let Some(t) = j.pointer("/spec/ttlSecondsAfterFinished").and_then(Value::as_i64) {
+        w.w(0, &format!("TTL Seconds After Finished:\t{t}\n"));
+    }
+    let (start, end) = (s(j, "/status/startTime"), s(j, "/status/completionTime"));
+    if !start.is_empty() {
+        w.w(0, &format!("Start Time:\t{}\n", rfc1123z(start)));
+    }
+    if !end.is_empty() {
+        w.w(0, &format!("Completed At:\t{}\n", rfc1123z(end)));
+    }
+    if let (Some(a), Some(b)) = (crate::duration::parse_time(start), crate::duration::parse_time(end)) {
+        w.w(0, &format!("Duration:\t{}\n", crate::duration::human_duration((b - a).num_seconds())));
+    }
+    if let Some(d) = j.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64) {
+        w.w(0, &format!("Active Deadline Seconds:\t{d}s\n"));
+    }
+    let (act, suc, fail) = (i(j, "/status/active"), i(j, "/status/succeeded"), i(j, "/status/failed"));
+    match j.pointer("/status/ready").and_then(Value::as_i64) {
+        Some(r) => w.w(0, &format!("Pods Statuses:\t{act} Active ({r} Ready) / {suc} Succeeded / {fail} Failed\n")),
+        None => w.w(0, &format!("Pods Statuses:\t{act} Active / {suc} Succeeded / {fail} Failed\n")),
+    }
+    pod_template(&mut w, j.pointer("/spec/template").unwrap_or(&Value::Null));
+    events(&mut w, evs, now);
+    w.finish()
+}
