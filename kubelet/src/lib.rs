@@ -1,5 +1,18 @@
 //! ferrokube's kubelet: registers its node, keeps it alive, and runs the pods bound
 //! to it as containers through youki's libcontainer, one shim process per container.
 
+pub mod agent;
+pub mod backoff;
+pub mod cgroups;
+pub mod config;
+pub mod context;
 pub mod images;
+pub mod metrics;
+pub mod node;
+pub mod pod_workers;
+pub mod qos;
+pub mod quantity;
 pub mod runtime;
+pub mod server;
+pub mod static_pods;
+pub mod status;

@@ -2,6 +2,7 @@
 //! the offline-built test images, and pulls from OCI distribution registries.
 
 pub mod layer;
+pub mod pull;
 pub mod reference;
 pub mod store;
 pub mod testimages;

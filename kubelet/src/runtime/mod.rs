@@ -2,6 +2,7 @@
 //! state-file protocol, CRI logs, and the kubelet-side handles.
 
 pub mod cri_log;
+pub mod manager;
 pub mod shim;
 pub mod shim_state;
 pub mod spec;

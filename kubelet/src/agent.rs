@@ -1,0 +1,168 @@
+//! Wiring of a running kubelet: images, node registration, the pod informer
+//! feeding the pod workers, static pods, heartbeats, the HTTP endpoint, shutdown.
+
+use crate::config::Flags;
+use crate::context::Kubelet;
+use crate::images::store::ImageStore;
+use crate::node;
+use crate::pod_workers::{is_static, PodWorkers};
+use crate::runtime::manager::Runtime;
+use crate::static_pods;
+use anyhow::Context;
+use client::informer::{Informer, InformerConfig, InformerEvent};
+use client::{Api, CancellationToken};
+use k8s_openapi::api::core::v1::Pod;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Load images as the flags say.
+pub fn load_images(flags: &Flags, store: &ImageStore) -> anyhow::Result<()> {
+    if flags.load_test_images {
+        let dir = flags.root_dir.join("test-images");
+        for a in crate::images::testimages::build(&dir).context("building test images")? {
+            let imported = store.import_archive(&a).with_context(|| format!("importing {}", a.display()))?;
+            tracing::info!(images = ?imported.iter().map(|i| &i.name).collect::<Vec<_>>(), "loaded test images");
+        }
+    }
+    if let Some(dir) = &flags.image_dir {
+        for (path, r) in store.import_dir(dir) {
+            match r {
+                Ok(imgs) => tracing::info!(archive = %path.display(), images = ?imgs.iter().map(|i| &i.name).collect::<Vec<_>>(), "imported"),
+                Err(e) => tracing::warn!(archive = %path.display(), error = %e, "import failed"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run the kubelet until `stop` is cancelled. Containers keep running afterwards.
+pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
+    let node_name = flags.node_name();
+    std::fs::create_dir_all(&flags.root_dir)?;
+    std::fs::create_dir_all(&flags.pod_logs_dir)?;
+    let images = Arc::new(ImageStore::open(&flags.root_dir.join("images"))?);
+    load_images(&flags, &images)?;
+
+    let client = loop {
+        match client::Client::connect(&flags.apiserver).await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::warn!(error = %e, apiserver = %flags.apiserver, "apiserver not reachable yet");
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let m = node::machine(&flags.root_dir);
+    let oom_floor = std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let kl = Arc::new(Kubelet {
+        node_name: node_name.clone(),
+        host_ip: flags.node_ip.clone(),
+        client: client.clone(),
+        runtime: Runtime {
+            root: flags.root_dir.clone(),
+            logs: flags.pod_logs_dir.clone(),
+            shim: flags.shim(),
+            images: images.clone(),
+        },
+        images: images.clone(),
+        cgroup_root: flags.cgroup_root.clone(),
+        memory_capacity: m.memory,
+        oom_floor,
+        backoff: Default::default(),
+        metrics: Default::default(),
+    });
+
+    let listener = tokio::net::TcpListener::bind(&flags.healthz_bind_address).await.context("binding healthz address")?;
+    let local = listener.local_addr()?;
+    std::fs::write(flags.root_dir.join("healthz-address"), local.to_string())?;
+    tokio::spawn(crate::server::serve(listener, kl.metrics.clone(), stop.clone()));
+
+    let (capacity, allocatable) = node::resources(&m, &flags);
+    let ns = node::NodeStatus { capacity, allocatable, healthz_port: local.port() };
+    loop {
+        match node::register(&kl, &flags, &ns).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "node registration failed; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+    tracing::info!(node = %node_name, "node registered");
+    let every = Duration::from_secs(flags.node_status_update_frequency.max(1));
+    tokio::spawn(node::heartbeat(kl.clone(), ns, every, stop.clone()));
+
+    let workers = PodWorkers::new(kl.clone());
+    let informer = Informer::new(
+        Api::<Pod>::all(client.clone()),
+        InformerConfig::default().fields(&format!("spec.nodeName={node_name}")),
+    );
+    let mut events = informer.subscribe();
+    let inf = informer.clone();
+    let inf_task = tokio::spawn(async move { inf.run().await });
+
+    if let Some(dir) = flags.pod_manifest_path.clone() {
+        tokio::spawn(static_pods::run(dir, node_name.clone(), client.clone(), workers.clone(), Duration::from_secs(5), stop.clone()));
+    }
+
+    // After the first list: pods on disk that the apiserver no longer has were
+    // deleted while we were down: clean them up.
+    let store = informer.store();
+    let cleanup_kl = kl.clone();
+    let cleanup_workers = workers.clone();
+    let static_dir = flags.pod_manifest_path.clone();
+    let node_for_cleanup = node_name.clone();
+    tokio::spawn(async move {
+        store.wait_synced().await;
+        let mut live: HashSet<String> = store.list().iter().filter_map(|p| p.metadata.uid.clone()).collect();
+        if let Some(d) = &static_dir {
+            live.extend(static_pods::read_manifests(d, &node_for_cleanup).iter().filter_map(|p| p.metadata.uid.clone()));
+        }
+        live.extend(cleanup_workers.active());
+        for uid in cleanup_kl.runtime.pods_on_disk() {
+            if live.contains(&uid) {
+                continue;
+            }
+            let pod: Option<Pod> = std::fs::read(cleanup_kl.runtime.pod_dir(&uid).join("pod.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            if pod.as_ref().map(is_static).unwrap_or(false) && static_dir.is_some() {
+                continue;
+            }
+            let cg = pod.as_ref().map(|p| crate::cgroups::pod_cgroup(&cleanup_kl.cgroup_root, crate::qos::pod_qos(p), &uid));
+            tracing::info!(%uid, "removing pod deleted while the kubelet was down");
+            cleanup_kl.runtime.remove_pod(&uid, Duration::from_secs(2), cg.as_deref()).await;
+        }
+    });
+
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                match ev {
+                    InformerEvent::Added(p) | InformerEvent::Updated { new: p, .. } => {
+                        if !static_pods::is_mirror(&p) {
+                            workers.update(p);
+                        }
+                    }
+                    InformerEvent::Deleted(p) => {
+                        if !static_pods::is_mirror(&p) {
+                            if let Some(uid) = &p.metadata.uid {
+                                workers.gone(uid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    inf_task.abort();
+    tracing::info!("kubelet stopped; containers keep running");
+    Ok(())
+}

@@ -1,0 +1,558 @@
+//! One worker task per pod (keyed by UID), level-triggered: whatever woke it (a
+//! new spec, a container exit seen through the shim's pidfd, a back-off timer),
+//! it compares the desired pod with what runs and acts, then reports status.
+
+use crate::context::Kubelet;
+use crate::images::reference::Reference;
+use crate::images::store::ImageRecord;
+use crate::qos::{self, Qos};
+use crate::quantity;
+use crate::runtime::manager::{wait_shim_exit, Attempt, ContainerRun, PodContext};
+use crate::runtime::shim_state::ShimStatus;
+use crate::runtime::spec::Resources;
+use crate::status::{self, ContainerView, Waiting};
+use client::{Api, DeleteParams, Patch, PostParams};
+use k8s_openapi::api::core::v1::{Container, Pod};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// Annotation marking pods read from `--pod-manifest-path`.
+pub const CONFIG_SOURCE: &str = "kubernetes.io/config.source";
+
+#[derive(Clone)]
+enum Update {
+    Pod(Arc<Pod>),
+    /// The pod is gone from its source: stop and clean up.
+    Gone,
+}
+
+pub struct PodWorkers {
+    kl: Arc<Kubelet>,
+    workers: Mutex<HashMap<String, watch::Sender<Update>>>,
+}
+
+impl PodWorkers {
+    pub fn new(kl: Arc<Kubelet>) -> Arc<PodWorkers> {
+        Arc::new(PodWorkers { kl, workers: Mutex::new(HashMap::new()) })
+    }
+
+    /// Deliver the latest version of a pod (starting its worker if needed).
+    pub fn update(self: &Arc<Self>, pod: Arc<Pod>) {
+        let Some(uid) = pod.metadata.uid.clone() else { return };
+        let mut m = self.workers.lock();
+        if let Some(tx) = m.get(&uid) {
+            if tx.send(Update::Pod(pod.clone())).is_ok() {
+                return;
+            }
+        }
+        let (tx, rx) = watch::channel(Update::Pod(pod));
+        m.insert(uid.clone(), tx);
+        let me = self.clone();
+        tokio::spawn(async move {
+            run_worker(me.kl.clone(), uid.clone(), rx).await;
+            me.workers.lock().remove(&uid);
+        });
+    }
+
+    /// The pod was deleted from its source.
+    pub fn gone(&self, uid: &str) {
+        if let Some(tx) = self.workers.lock().get(uid) {
+            let _ = tx.send(Update::Gone);
+        }
+    }
+
+    pub fn active(&self) -> HashSet<String> {
+        self.workers.lock().keys().cloned().collect()
+    }
+}
+
+#[derive(Default)]
+struct WorkerState {
+    /// Attempts whose shim exit we already wait for.
+    watched: HashSet<(String, u32)>,
+    waiting: HashMap<String, Waiting>,
+    pull_failures: HashMap<String, u64>,
+    last_status: Option<Value>,
+    start_recorded: bool,
+    counted_running: bool,
+    counted_containers: i64,
+}
+
+enum Flow {
+    Done,
+    Wait(Duration),
+}
+
+async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Update>) {
+    let notify = Arc::new(Notify::new());
+    let mut w = WorkerState::default();
+    let mut last_pod: Option<Arc<Pod>> = None;
+    loop {
+        let upd = rx.borrow_and_update().clone();
+        let flow = match upd {
+            Update::Pod(p) => {
+                last_pod = Some(p.clone());
+                sync(&kl, &p, &mut w, &notify).await
+            }
+            Update::Gone => {
+                let grace = last_pod.as_ref().map(|p| grace_of(p)).unwrap_or(Duration::from_secs(30));
+                let cg = last_pod.as_ref().map(|p| crate::cgroups::pod_cgroup(&kl.cgroup_root, qos::pod_qos(p), &uid));
+                kl.runtime.remove_pod(&uid, grace, cg.as_deref()).await;
+                Flow::Done
+            }
+        };
+        match flow {
+            Flow::Done => break,
+            Flow::Wait(d) => {
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { break },
+                    _ = notify.notified() => {},
+                    _ = tokio::time::sleep(d) => {},
+                }
+            }
+        }
+    }
+    if w.counted_running {
+        kl.metrics.running_pods.fetch_sub(1, Ordering::Relaxed);
+    }
+    kl.metrics.running_containers.fetch_sub(w.counted_containers, Ordering::Relaxed);
+}
+
+fn grace_of(p: &Pod) -> Duration {
+    let s = p
+        .metadata
+        .deletion_grace_period_seconds
+        .or(p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+        .unwrap_or(30);
+    Duration::from_secs(s.max(0) as u64)
+}
+
+pub fn is_static(p: &Pod) -> bool {
+    p.metadata.annotations.as_ref().and_then(|a| a.get(CONFIG_SOURCE)).map(|s| s == "file").unwrap_or(false)
+}
+
+fn pod_context(kl: &Kubelet, pod: &Pod, qos: Qos) -> PodContext {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let host_network = spec.host_network.unwrap_or(false);
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    PodContext {
+        uid: uid.clone(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+        hostname: if host_network { kl.node_name.clone() } else { spec.hostname.clone().unwrap_or_else(|| name.clone()) },
+        name,
+        host_network,
+        host_ipc: spec.host_ipc.unwrap_or(false),
+        host_pid: spec.host_pid.unwrap_or(false),
+        cgroup: crate::cgroups::pod_cgroup(&kl.cgroup_root, qos, &uid),
+    }
+}
+
+async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &Arc<Notify>) -> Flow {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let qos = qos::pod_qos(pod);
+    let ctx = pod_context(kl, pod, qos);
+    let api: Api<Pod> = Api::namespaced(kl.client.clone(), &ctx.namespace);
+
+    if pod.metadata.deletion_timestamp.is_some() {
+        kl.runtime.remove_pod(&ctx.uid, grace_of(pod), Some(&ctx.cgroup)).await;
+        kl.backoff.forget_prefix(&format!("{}/", ctx.uid));
+        if !is_static(pod) {
+            // Confirm the graceful deletion: grace 0, only this incarnation.
+            let mut dp = DeleteParams::immediate();
+            dp.precondition_uid = Some(ctx.uid.clone());
+            match api.delete(&ctx.name, &dp).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() || e.is_conflict() => {}
+                Err(e) => {
+                    tracing::warn!(pod = %ctx.name, error = %e, "confirming deletion failed; retrying");
+                    return Flow::Wait(Duration::from_secs(1));
+                }
+            }
+        }
+        return Flow::Done;
+    }
+
+    let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let terminal = matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    );
+    let mut wake: Option<Instant> = None;
+    let mut note = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+
+    if !terminal {
+        if let Err(e) = prepare_pod(kl, pod, &ctx, qos).await {
+            tracing::warn!(pod = %ctx.name, error = %e, "sandbox setup failed");
+            return Flow::Wait(Duration::from_secs(2));
+        }
+    }
+
+    // Init containers, in order, each to successful completion.
+    let mut init_done = true;
+    let mut init_failed = false;
+    if !terminal {
+        for c in spec.init_containers.iter().flatten() {
+            let attempts = kl.runtime.attempts(&ctx.uid, &c.name);
+            match attempts.last() {
+                Some(a) if a.running() => {
+                    watch_exit(w, notify, &c.name, a);
+                    init_done = false;
+                    break;
+                }
+                Some(a) if exit_code(a) == Some(0) => continue,
+                Some(a) if restart_policy == "Never" && a.state.is_some() => {
+                    init_failed = true;
+                    break;
+                }
+                latest => {
+                    init_done = false;
+                    match may_start(kl, &ctx, &c.name, latest) {
+                        Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
+                        Err(until) => {
+                            note(until);
+                            crashloop(kl, w, &ctx, &c.name);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    if init_done && !init_failed && !terminal {
+        for c in &spec.containers {
+            let attempts = kl.runtime.attempts(&ctx.uid, &c.name);
+            match attempts.last() {
+                Some(a) if a.running() => {
+                    w.waiting.remove(&c.name);
+                    watch_exit(w, notify, &c.name, a);
+                }
+                Some(a) if !wants_restart(&restart_policy, exit_code(a)) && a.state.is_some() => {
+                    w.waiting.remove(&c.name);
+                }
+                latest => match may_start(kl, &ctx, &c.name, latest) {
+                    Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
+                    Err(until) => {
+                        note(until);
+                        crashloop(kl, w, &ctx, &c.name);
+                    }
+                },
+            }
+        }
+    }
+
+    // Status from what is on disk now.
+    let view = |c: &Container| ContainerView {
+        name: c.name.clone(),
+        image: c.image.clone().unwrap_or_default(),
+        image_id: Reference::parse(c.image.as_deref().unwrap_or(""))
+            .ok()
+            .and_then(|r| kl.images.get(&r))
+            .map(|i| i.image_id())
+            .unwrap_or_default(),
+        attempts: kl.runtime.attempts(&ctx.uid, &c.name),
+        waiting: w.waiting.get(&c.name).cloned(),
+        container_id_prefix: format!("libcontainer://{}-{}", ctx.uid, c.name),
+    };
+    let inits: Vec<ContainerView> = spec.init_containers.iter().flatten().map(view).collect();
+    let mains: Vec<ContainerView> = spec.containers.iter().map(view).collect();
+    // Our last report, else what the apiserver holds (transition and start times stay).
+    let prev = w
+        .last_status
+        .clone()
+        .unwrap_or_else(|| pod.status.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default());
+    let phase = if terminal {
+        prev["phase"].as_str().unwrap_or("Succeeded").to_string()
+    } else {
+        status::phase(&restart_policy, init_done, init_failed, &mains).to_string()
+    };
+    let all_running = !mains.is_empty() && mains.iter().all(|c| c.running());
+    let completed = phase == "Succeeded" || phase == "Failed";
+    let not_ready = if completed { "PodCompleted" } else { "ContainersNotReady" };
+    let init_reason = if completed && init_done {
+        Some("PodCompleted")
+    } else if init_done {
+        None
+    } else {
+        Some("ContainersNotInitialized")
+    };
+    let conditions = vec![
+        status::condition(&prev, "PodReadyToStartContainers", !completed, None),
+        status::condition(&prev, "Initialized", init_done, if init_done && !completed { None } else { init_reason }),
+        status::condition(&prev, "Ready", all_running, (!all_running).then_some(not_ready)),
+        status::condition(&prev, "ContainersReady", all_running, (!all_running).then_some(not_ready)),
+        status::condition(&prev, "PodScheduled", true, None),
+    ];
+    let mut st = json!({
+        "phase": phase,
+        "conditions": conditions,
+        "hostIP": kl.host_ip,
+        "hostIPs": [{"ip": kl.host_ip}],
+        "startTime": prev.get("startTime").cloned().filter(|v| !v.is_null()).unwrap_or(json!(status::now_secs())),
+        "qosClass": qos.as_str(),
+        "containerStatuses": mains.iter().map(|c| c.status(all_running)).collect::<Vec<_>>(),
+    });
+    if !inits.is_empty() {
+        st["initContainerStatuses"] = json!(inits.iter().map(|c| c.status(true)).collect::<Vec<_>>());
+    }
+    if ctx.host_network {
+        st["podIP"] = json!(kl.host_ip);
+        st["podIPs"] = json!([{"ip": kl.host_ip}]);
+    }
+    if phase == "Running" && all_running && !w.start_recorded {
+        w.start_recorded = true;
+        if let Some(created) = &pod.metadata.creation_timestamp {
+            let created = created.0.as_millisecond() as f64 / 1000.0;
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            kl.metrics.observe_pod_start((now - created).max(0.0));
+        }
+    }
+    let running = mains.iter().any(|c| c.running()) || inits.iter().any(|c| c.running());
+    let n_running = mains.iter().chain(inits.iter()).filter(|c| c.running()).count() as i64;
+    kl.metrics.running_containers.fetch_add(n_running - w.counted_containers, Ordering::Relaxed);
+    w.counted_containers = n_running;
+    if running != w.counted_running {
+        w.counted_running = running;
+        kl.metrics.running_pods.fetch_add(if running { 1 } else { -1 }, Ordering::Relaxed);
+    }
+    if w.last_status.as_ref() != Some(&st) {
+        let patch = Patch::Merge(json!({ "status": st }));
+        match api.patch_status(&ctx.name, &PostParams::default(), &patch).await {
+            Ok(_) => w.last_status = Some(st),
+            Err(e) if e.is_not_found() => w.last_status = Some(st),
+            Err(e) => {
+                tracing::warn!(pod = %ctx.name, error = %e, "status patch failed");
+                note(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+    // Level-triggered: re-check now and then even without events.
+    let until = wake.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(60));
+    Flow::Wait(until.max(Duration::from_millis(10)))
+}
+
+fn exit_code(a: &Attempt) -> Option<i32> {
+    let s = a.state.as_ref()?;
+    match s.status {
+        ShimStatus::Exited => s.exit_code,
+        ShimStatus::Failed => Some(128),
+        ShimStatus::Running => None,
+    }
+}
+
+fn wants_restart(policy: &str, code: Option<i32>) -> bool {
+    match policy {
+        "Never" => false,
+        "OnFailure" => code != Some(0),
+        _ => true,
+    }
+}
+
+/// May the next attempt start now? A first start always may; restarts follow the back-off.
+fn may_start(kl: &Kubelet, ctx: &PodContext, name: &str, latest: Option<&Attempt>) -> Result<(), Instant> {
+    let Some(a) = latest else { return Ok(()) };
+    let ran = a
+        .state
+        .as_ref()
+        .and_then(|s| Some((s.started_at.as_deref()?, s.finished_at.as_deref()?)))
+        .and_then(|(s, f)| {
+            let s = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+            let f = chrono::DateTime::parse_from_rfc3339(f).ok()?;
+            (f - s).to_std().ok()
+        })
+        .unwrap_or_default();
+    kl.backoff.check(&format!("{}/{}", ctx.uid, name), a.n as u64, ran, Instant::now())
+}
+
+fn crashloop(kl: &Kubelet, w: &mut WorkerState, ctx: &PodContext, name: &str) {
+    let delay = kl.backoff.current(&format!("{}/{}", ctx.uid, name)).unwrap_or(crate::backoff::INITIAL);
+    w.waiting.insert(
+        name.to_string(),
+        Waiting {
+            reason: "CrashLoopBackOff".into(),
+            message: format!(
+                "back-off {}s restarting failed container={} pod={}_{}({})",
+                delay.as_secs() / 2 * 2 / if delay.as_secs() > 10 { 2 } else { 1 },
+                name,
+                ctx.name,
+                ctx.namespace,
+                ctx.uid
+            ),
+        },
+    );
+}
+
+fn watch_exit(w: &mut WorkerState, notify: &Arc<Notify>, name: &str, a: &Attempt) {
+    if !w.watched.insert((name.to_string(), a.n)) {
+        return;
+    }
+    if let Some(s) = a.state.clone() {
+        let notify = notify.clone();
+        tokio::spawn(async move {
+            wait_shim_exit(&s).await;
+            notify.notify_one();
+        });
+    }
+}
+
+async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Result<(), String> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let mut limits = crate::cgroups::PodLimits::default();
+    let sum = |f: &dyn Fn(&Container) -> Option<i64>| -> Option<i64> {
+        spec.containers.iter().map(f).try_fold(0i64, |acc, v| v.map(|v| acc + v))
+    };
+    let req_cpu: i64 = spec.containers.iter().filter_map(|c| qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu)).sum();
+    limits.cpu_shares = Some(if qos == Qos::BestEffort { 2 } else { qos::cpu_shares(req_cpu) });
+    if qos != Qos::BestEffort {
+        limits.memory_limit = sum(&|c| qos::limit(c, "memory").as_deref().and_then(quantity::bytes));
+        limits.cpu_quota = sum(&|c| qos::limit(c, "cpu").as_deref().and_then(quantity::milli_cpu)).map(qos::cpu_quota);
+    }
+    crate::cgroups::ensure_pod(&ctx.cgroup, &limits).map_err(|e| format!("pod cgroup: {e}"))?;
+    let json = serde_json::to_vec(pod).unwrap_or_default();
+    kl.runtime.ensure_sandbox(ctx, &json).await.map_err(|e| e.to_string())
+}
+
+/// Resolve the container's image as its pull policy says.
+async fn ensure_image(kl: &Kubelet, pod: &Pod, c: &Container, w: &mut WorkerState, ctx: &PodContext) -> Result<ImageRecord, Waiting> {
+    let image = c.image.clone().unwrap_or_default();
+    let r = Reference::parse(&image).map_err(|_| Waiting {
+        reason: "InvalidImageName".into(),
+        message: format!("Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"),
+    })?;
+    let policy = c.image_pull_policy.clone().unwrap_or_else(|| if r.is_latest() { "Always".into() } else { "IfNotPresent".into() });
+    let local = kl.images.get(&r);
+    // Images loaded from archives under docker.io names cannot be re-pulled on an
+    // offline node; `Always` re-pulls only from registries that are not docker.io.
+    let must_pull = match (&local, policy.as_str()) {
+        (_, "Never") => false,
+        (None, _) => true,
+        (Some(_), "Always") => r.domain != "docker.io",
+        _ => false,
+    };
+    if !must_pull {
+        return local.ok_or_else(|| Waiting {
+            reason: "ErrImageNeverPull".into(),
+            message: format!("Container image \"{image}\" is not present with pull policy of Never"),
+        });
+    }
+    let key = format!("{}/pull/{}", ctx.uid, c.name);
+    let failures = w.pull_failures.get(&c.name).copied().unwrap_or(0);
+    if failures > 0 {
+        if let Err(_until) = kl.backoff.check(&key, failures, Duration::ZERO, Instant::now()) {
+            return Err(Waiting { reason: "ImagePullBackOff".into(), message: format!("Back-off pulling image \"{image}\"") });
+        }
+    }
+    let secrets = crate::images::pull::pull_secrets(&kl.client, pod).await;
+    match crate::images::pull::pull(&kl.images, &r, &secrets).await {
+        Ok(rec) => {
+            w.pull_failures.remove(&c.name);
+            Ok(rec)
+        }
+        Err(e) => {
+            let n = failures + 1;
+            w.pull_failures.insert(c.name.clone(), n);
+            // Arm the back-off so the next try waits.
+            let _ = kl.backoff.check(&key, n, Duration::ZERO, Instant::now());
+            Err(Waiting { reason: "ErrImagePull".into(), message: format!("failed to pull and unpack image \"{r}\": {e}") })
+        }
+    }
+}
+
+/// The process args as Kubernetes combines command/args with the image's entrypoint/cmd.
+pub fn process_args(c: &Container, img: &ImageRecord) -> Vec<String> {
+    match (&c.command, &c.args) {
+        (Some(cmd), args) if !cmd.is_empty() => cmd.iter().chain(args.iter().flatten()).cloned().collect(),
+        (_, Some(args)) if !args.is_empty() => img.config.entrypoint.iter().chain(args.iter()).cloned().collect(),
+        _ => img.config.entrypoint.iter().chain(img.config.cmd.iter()).cloned().collect(),
+    }
+}
+
+fn merge_env(img: &ImageRecord, c: &Container, hostname: &str) -> Vec<String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: &str| {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.to_string(), v.to_string()));
+    };
+    for kv in &img.config.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        set(k, v);
+    }
+    set("HOSTNAME", hostname);
+    for e in c.env.iter().flatten() {
+        if e.value_from.is_none() {
+            set(&e.name, e.value.as_deref().unwrap_or(""));
+        }
+    }
+    drop(set);
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()));
+    }
+    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Container, attempt: u32, w: &mut WorkerState, notify: &Arc<Notify>) {
+    let img = match ensure_image(kl, pod, c, w, ctx).await {
+        Ok(i) => i,
+        Err(waiting) => {
+            w.waiting.insert(c.name.clone(), waiting);
+            notify_later(notify, Duration::from_secs(1));
+            return;
+        }
+    };
+    let sc = c.security_context.as_ref();
+    let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+    let (img_uid, img_gid) = {
+        let mut it = img.config.user.split(':');
+        (it.next().and_then(|u| u.parse().ok()), it.next().and_then(|g| g.parse().ok()))
+    };
+    let uid = sc.and_then(|s| s.run_as_user).or(psc.and_then(|s| s.run_as_user)).map(|u| u as u32).or(img_uid).unwrap_or(0);
+    let gid = sc.and_then(|s| s.run_as_group).or(psc.and_then(|s| s.run_as_group)).map(|g| g as u32).or(img_gid).unwrap_or(0);
+    let req_cpu = qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu).unwrap_or(0);
+    let run = ContainerRun {
+        name: c.name.clone(),
+        attempt,
+        args: process_args(c, &img),
+        env: merge_env(&img, c, &ctx.hostname),
+        cwd: c.working_dir.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| {
+            if img.config.working_dir.is_empty() { "/".into() } else { img.config.working_dir.clone() }
+        }),
+        uid,
+        gid,
+        resources: Resources {
+            cpu_shares: Some(qos::cpu_shares(req_cpu)),
+            cpu_quota: qos::limit(c, "cpu").as_deref().and_then(quantity::milli_cpu).map(qos::cpu_quota),
+            cpu_period: None,
+            memory_limit: qos::limit(c, "memory").as_deref().and_then(quantity::bytes),
+        },
+        oom_score_adj: qos::oom_score_adj(qos, c, kl.memory_capacity, kl.oom_floor),
+        image: img,
+    };
+    match kl.runtime.start_container(ctx, &run).await {
+        Ok(state) => {
+            w.waiting.remove(&c.name);
+            let a = Attempt { n: attempt, dir: Default::default(), state: Some(state) };
+            watch_exit(w, notify, &c.name, &a);
+            kl.runtime.prune_attempts(&ctx.uid, &c.name, 2);
+        }
+        Err(e) => {
+            tracing::warn!(pod = %ctx.name, container = %c.name, error = %e, "starting container failed");
+            w.waiting.insert(c.name.clone(), Waiting { reason: "RunContainerError".into(), message: e.to_string() });
+            notify_later(notify, Duration::from_secs(1));
+        }
+    }
+}
+
+fn notify_later(notify: &Arc<Notify>, d: Duration) {
+    let n = notify.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(d).await;
+        n.notify_one();
+    });
+}
