@@ -68,6 +68,8 @@ impl Kube {
         cmd.args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.dir.path())
+            // Files kubectl keeps (e.g. a cancelled edit) stay in the test's directory.
+            .env("TMPDIR", self.dir.path())
             .env_remove("EDITOR")
             .env_remove("KUBE_EDITOR")
             .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
