@@ -378,6 +378,15 @@ users:
     }
 
     #[test]
+    fn view_json_in_upstream_order() {
+        let mut cfg = Kubeconfig::parse(CFG).unwrap();
+        cfg.current_context = "other".into();
+        cfg.minify().unwrap();
+        cfg.redact();
+        assert_eq!(to_ordered_json(&cfg), include_str!("../tests/golden/config_view_minify.json"));
+    }
+
+    #[test]
     fn merge_first_wins() {
         let mut a = Kubeconfig::parse("current-context: a\ncontexts:\n- name: a\n  context: {cluster: x}\n").unwrap();
         let b = Kubeconfig::parse(CFG).unwrap();
@@ -385,5 +394,100 @@ users:
         assert_eq!(a.current_context, "a");
         assert_eq!(a.contexts.len(), 3);
         assert_eq!(a.context("a").unwrap().cluster, "x");
+    }
+}
+
+/// `kubectl config view -o json`: upstream prints the typed Config, so keys
+/// come in its Go struct order rather than sorted.
+pub fn to_ordered_json(cfg: &Kubeconfig) -> String {
+    use serde_json::json;
+    let v = cfg.to_value();
+    let cluster_order = ["server", "tls-server-name", "insecure-skip-tls-verify", "certificate-authority", "certificate-authority-data", "proxy-url", "disable-compression", "extensions"];
+    let user_order = [
+        "client-certificate", "client-certificate-data", "client-key", "client-key-data", "token", "tokenFile", "as", "as-uid", "as-groups",
+        "as-user-extra", "username", "password", "auth-provider", "exec", "extensions",
+    ];
+    let context_order = ["cluster", "user", "namespace", "extensions"];
+    let named = |list: &str, inner: &str, order: &[&str]| -> Vec<Ordered> {
+        v.get(list)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        let body = e.get(inner).cloned().unwrap_or(json!({}));
+                        Ordered::Obj(vec![("name".into(), Ordered::Leaf(e.get("name").cloned().unwrap_or(Value::Null))), (inner.into(), ordered(&body, order))])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = Ordered::Obj(vec![
+        ("kind".into(), Ordered::Leaf(v["kind"].clone())),
+        ("apiVersion".into(), Ordered::Leaf(v["apiVersion"].clone())),
+        ("preferences".into(), Ordered::Leaf(v.get("preferences").cloned().unwrap_or(json!({})))),
+        ("clusters".into(), Ordered::Arr(named("clusters", "cluster", &cluster_order))),
+        ("users".into(), Ordered::Arr(named("users", "user", &user_order))),
+        ("contexts".into(), Ordered::Arr(named("contexts", "context", &context_order))),
+        ("current-context".into(), Ordered::Leaf(v["current-context"].clone())),
+    ]);
+    let mut out = String::new();
+    top.write(&mut out, 0);
+    out.push('\n');
+    out
+}
+
+/// A JSON value whose object keys keep a chosen order.
+enum Ordered {
+    Obj(Vec<(String, Ordered)>),
+    Arr(Vec<Ordered>),
+    Leaf(Value),
+}
+
+/// Known keys first, in `order`, then the rest sorted.
+fn ordered(v: &Value, order: &[&str]) -> Ordered {
+    let Some(m) = v.as_object() else { return Ordered::Leaf(v.clone()) };
+    let mut fields: Vec<(String, Ordered)> = Vec::new();
+    for k in order {
+        if let Some(x) = m.get(*k) {
+            fields.push((k.to_string(), Ordered::Leaf(x.clone())));
+        }
+    }
+    let mut rest: Vec<&String> = m.keys().filter(|k| !order.contains(&k.as_str())).collect();
+    rest.sort();
+    for k in rest {
+        fields.push((k.clone(), Ordered::Leaf(m[k].clone())));
+    }
+    Ordered::Obj(fields)
+}
+
+impl Ordered {
+    fn write(&self, out: &mut String, indent: usize) {
+        let pad = |n: usize| "    ".repeat(n);
+        match self {
+            Ordered::Leaf(v) => {
+                let text = crate::util::to_json(v);
+                out.push_str(&text.replace('\n', &format!("\n{}", pad(indent))));
+            }
+            Ordered::Obj(fields) if fields.is_empty() => out.push_str("{}"),
+            Ordered::Arr(items) if items.is_empty() => out.push_str("[]"),
+            Ordered::Obj(fields) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    out.push_str(&format!("{}{}: ", pad(indent + 1), serde_json::to_string(k).unwrap_or_default()));
+                    v.write(out, indent + 1);
+                    out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&format!("{}}}", pad(indent)));
+            }
+            Ordered::Arr(items) => {
+                out.push_str("[\n");
+                for (i, v) in items.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    v.write(out, indent + 1);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&format!("{}]", pad(indent)));
+            }
+        }
     }
 }

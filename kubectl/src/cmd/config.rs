@@ -106,7 +106,7 @@ pub fn run(ctx: &Ctx, cmd: ConfigCmd) -> CmdResult {
             }
             let v = cfg.to_value();
             out(&match Output::parse(Some(&output))? {
-                Output::Json => crate::printers::json::to_json(&v),
+                Output::Json => crate::config::to_ordered_json(&cfg),
                 Output::JsonPath(t) => crate::printers::jsonpath::JsonPath::parse(&t)?.execute(&v)?,
                 _ => crate::util::to_yaml(&v),
             });
