@@ -58,7 +58,7 @@ async fn delete_by_selector_all_and_options() {
     assert_eq!(k.run(&["delete", "cm", "--all", "--cascade=foreground", "--wait=false", "-o", "name"]).await.ok(), "configmap/c\n");
     k.run(&["run", "p", "--image=busybox"]).await.ok();
     let out = k.run(&["delete", "pod", "p", "--grace-period=0", "--force"]).await;
-    assert_eq!(out.ok(), "pod \"p\" deleted\n");
+    assert_eq!(out.ok(), "pod \"p\" force deleted\n");
     assert_eq!(out.stderr, "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely.\n");
     let out = k.run(&["delete", "cm", "x", "--cascade=sideways"]).await;
     assert!(out.fails().starts_with("error: invalid cascade value (sideways)"));
@@ -170,8 +170,13 @@ async fn cordon_taint_drain_nodes() {
     let p = k.file("p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: bare}\nspec: {nodeName: node-1, containers: [{name: c, image: busybox}]}\n");
     k.run(&["create", "-f", &p]).await.ok();
     let out = k.run(&["drain", "node-1"]).await;
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("cannot delete Pods that declare no controller (use --force to override): default/bare"), "{}", out.stderr);
+    assert_eq!(out.stdout, "node/node-1 cordoned\n");
+    assert_eq!(
+        out.fails(),
+        "error: unable to drain node \"node-1\" due to error: cannot delete Pods that declare no controller (use --force to override): default/bare, continuing command...\n\
+         There are pending nodes to be drained:\n node-1\n\
+         error: cannot delete Pods that declare no controller (use --force to override): default/bare\n"
+    );
     let out = k.run(&["drain", "node-1", "--force", "--grace-period=0"]).await;
     assert_eq!(out.ok(), "node/node-1 already cordoned\nevicting pod default/bare\npod/bare evicted\nnode/node-1 drained\n");
     assert_eq!(k.run(&["get", "pod", "bare"]).await.code, 1);

@@ -209,7 +209,9 @@ async fn delete_one(api: &Api<Value>, r: &ApiResource, name: &str, plan: &Plan) 
     if plan.name_output {
         out(&format!("{prefix}/{name}\n"));
     } else {
-        out(&format!("{prefix} \"{name}\" deleted{}\n", plan.dry.suffix()));
+        // Upstream 1.33 wording ("from <ns> namespace" only came with 1.34).
+        let op = if plan.params.grace_period_seconds == Some(0) { "force deleted" } else { "deleted" };
+        out(&format!("{prefix} \"{name}\" {op}{}\n", plan.dry.suffix()));
     }
     Ok(())
 }

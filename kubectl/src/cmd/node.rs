@@ -167,14 +167,15 @@ pub async fn drain(ctx: &Ctx, a: DrainArgs) -> CmdResult {
     if !blocked.is_empty() {
         let mut reasons: Vec<&str> = blocked.iter().map(|b| b.0).collect();
         reasons.dedup();
-        let msg = reasons
+        let errs: Vec<String> = reasons
             .iter()
             .map(|r| format!("{r}: {}", blocked.iter().filter(|b| b.0 == *r).map(|b| b.1.clone()).collect::<Vec<_>>().join(", ")))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .collect();
+        // Upstream's aggregate error: one message, or "[a, b]".
+        let msg = if errs.len() == 1 { errs[0].clone() } else { format!("[{}]", errs.join(", ")) };
         err(&format!("error: unable to drain node \"{node}\" due to error: {msg}, continuing command...\n"));
         err(&format!("There are pending nodes to be drained:\n {node}\n"));
-        return Err(CmdError::raw(msg));
+        return Err(CmdError::msg(msg));
     }
     if !daemonsets.is_empty() {
         err(&format!("Warning: ignoring DaemonSet-managed Pods: {}\n", daemonsets.join(", ")));
