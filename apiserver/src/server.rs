@@ -91,10 +91,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .route("/version", get(|| async { format!("{{\"gitVersion\":{VERSION:?},\"major\":\"1\",\"minor\":\"33\"}}") }));
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // TCP_NODELAY on accepted connections: without it small replies wait
+        // for delayed ACKs (~40 ms per request).
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let res = tonic::transport::Server::builder()
             .accept_http1(true)
-            .tcp_nodelay(true)
             .add_routes(tonic::service::Routes::from(router))
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = rx.wait_for(|s| *s).await;

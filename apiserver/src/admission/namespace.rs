@@ -17,10 +17,14 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
     }
     let key = key_for("namespaces", None, ns);
     // The cache may lag a just-created namespace by a few ms: fall back to etcd.
-    let raw = match cache.get(&key) {
-        Some(o) => o.raw.to_vec(),
+    let terminating = match cache.get(&key) {
+        Some(o) => o.fields.get("status.phase").map(String::as_str) == Some("Terminating"),
         None => match storage.get(&key).await {
-            Ok(s) => s.value,
+            Ok(s) => {
+                let v: serde_json::Value = serde_json::from_slice(&s.value).map_err(errors::internal)?;
+                v.pointer("/metadata/deletionTimestamp").is_some()
+                    || v.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating")
+            }
             Err(crate::storage::StorageError::NotFound) => {
                 return Err(ApiError::new(404, "NotFound", format!("namespaces {ns:?} not found")).with_details(
                     proto::v1::StatusDetails { name: ns.into(), kind: "namespaces".into(), ..Default::default() },
@@ -29,9 +33,6 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
             Err(e) => return Err(errors::storage(e)),
         },
     };
-    let v: serde_json::Value = serde_json::from_slice(&raw).map_err(errors::internal)?;
-    let terminating = v.pointer("/metadata/deletionTimestamp").is_some()
-        || v.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating");
     if terminating {
         return Err(errors::forbidden(
             info,

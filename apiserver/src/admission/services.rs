@@ -119,7 +119,8 @@ fn wants_node_ports(svc: &Value) -> bool {
 #[derive(Debug, Default)]
 pub struct Allocation {
     pub side: Vec<SideOp>,
-    pub random: bool,
+    /// Keys of values picked at random: taken meanwhile means pick again.
+    pub random: Vec<String>,
 }
 
 /// Assigns the ClusterIP and node ports of `svc` (create when `old` is None)
@@ -147,7 +148,7 @@ pub fn allocate(ranges: &ServiceRanges, cache: &WatchCache, info: &ResourceInfo,
                 let ip = ranges.random_ip(cache, &BTreeSet::new()).ok_or_else(|| {
                     ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
                 })?;
-                out.random = true;
+                out.random.push(ip_key(ip));
                 Some(ip)
             }
             s => {
@@ -202,7 +203,7 @@ pub fn allocate(ranges: &ServiceRanges, cache: &WatchCache, info: &ResourceInfo,
                         ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
                     })?;
                     p["nodePort"] = n.into();
-                    out.random = true;
+                    out.random.push(port_key(n));
                     out.side.push(SideOp::Create { key: port_key(n), value: Vec::new() });
                     now_held.insert(n);
                 }

@@ -259,6 +259,24 @@ fn carry_allocated(new: &mut ServiceSpec, old: &ServiceSpec) {
             }
         }
     }
+    // Upstream's dropTypeDependentFields: what only the old type used goes
+    // with it, unless the client changed it in this very update.
+    if externally_accessible(old) && !externally_accessible(new) {
+        if new.external_traffic_policy == old.external_traffic_policy {
+            new.external_traffic_policy = None;
+        }
+        if new.health_check_node_port == old.health_check_node_port {
+            new.health_check_node_port = None;
+        }
+    }
+    if old.type_.as_deref() == Some("LoadBalancer") && new.type_.as_deref() != Some("LoadBalancer") {
+        if new.allocate_load_balancer_node_ports == old.allocate_load_balancer_node_ports {
+            new.allocate_load_balancer_node_ports = None;
+        }
+        if new.load_balancer_class == old.load_balancer_class {
+            new.load_balancer_class = None;
+        }
+    }
 }
 
 impl Strategy for ServiceStrategy {

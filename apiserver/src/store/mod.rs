@@ -145,13 +145,9 @@ impl Store {
             match self.storage.create(&key, to_stored(&obj), &alloc.side).await {
                 Ok(rev) => return Ok(to_served(obj, rev)),
                 Err(StorageError::AlreadyExists) => return Err(already_exists(&info, &name)),
-                Err(StorageError::SideKeyExists(k)) => {
-                    let requested = v.pointer("/spec/clusterIP").is_some_and(|x| x.as_str().is_some_and(|s| !s.is_empty() && s != "None") && k.contains("ipaddresses"))
-                        || (k.contains("servicenodeports") && !alloc.random);
-                    if requested || !alloc.random {
-                        return Err(services::taken(&info, &obj, &k));
-                    }
-                }
+                Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(services::taken(&info, &obj, &k)),
+                // A random pick was taken meanwhile: pick again.
+                Err(StorageError::SideKeyExists(_)) => {}
                 Err(e) => return Err(storage(e)),
             }
         }

@@ -132,7 +132,10 @@ impl WatchCache {
             // A response's header revision may be ahead of its events (later
             // events follow in the next response); only a progress notification
             // (no events) says every event up to its header revision was sent.
-            let synced_to = if resp.events().is_empty() { resp.header().map(|h| h.revision()).unwrap_or(0) } else { 0 };
+            // The creation response has no events either, but its header revision
+            // says nothing about delivery.
+            let progress = resp.events().is_empty() && !resp.created();
+            let synced_to = if progress { resp.header().map(|h| h.revision()).unwrap_or(0) } else { 0 };
             self.apply(events, synced_to);
         }
         Ok(())
