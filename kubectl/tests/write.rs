@@ -164,7 +164,10 @@ async fn cordon_taint_drain_nodes() {
     assert_eq!(n["spec"]["taints"], serde_json::json!([{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]));
     let out = k.run(&["taint", "nodes", "node-1", "dedicated=cpu:NoSchedule"]).await;
     assert_eq!(out.fails(), "error: node node-1 already has dedicated taint(s) with same effect(s) and --overwrite is false\n");
+    assert_eq!(k.run(&["taint", "nodes", "node-1", "dedicated=cpu:NoSchedule", "--overwrite"]).await.ok(), "node/node-1 modified\n");
     assert_eq!(k.run(&["taint", "nodes", "node-1", "dedicated:NoSchedule-"]).await.ok(), "node/node-1 untainted\n");
+    let out = k.run(&["taint", "nodes", "node-1", "dedicated:NoSchedule-"]).await;
+    assert_eq!(out.fails(), "error: taint \"dedicated:NoSchedule\" not found\n");
 
     // An unmanaged pod on the node blocks drain without --force.
     let p = k.file("p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: bare}\nspec: {nodeName: node-1, containers: [{name: c, image: busybox}]}\n");

@@ -255,34 +255,61 @@ pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
     let api = node_api(ctx).await?;
     for n in nodes(ctx, &names, a.selector.as_deref(), a.all).await? {
         let cur = api.get(&n).await?;
-        let mut taints: Vec<Value> = crate::util::arr(&cur, "/spec/taints").to_vec();
-        let mut removed = false;
-        for s in &specs {
-            let same = |t: &Value| crate::util::s(t, "/key") == s.key && (s.effect.is_empty() || crate::util::s(t, "/effect") == s.effect);
-            if s.remove {
-                let before = taints.len();
-                taints.retain(|t| !same(t));
-                if before == taints.len() {
-                    return Err(CmdError::msg(format!("taint \"{}\" not found", if s.effect.is_empty() { s.key.clone() } else { format!("{}:{}", s.key, s.effect) })));
-                }
-                removed = true;
-            } else {
-                if taints.iter().any(|t| same(t)) {
-                    if !a.overwrite {
-                        return Err(CmdError::msg(format!("node {n} already has {} taint(s) with same effect(s) and --overwrite is false", s.key)));
-                    }
-                    taints.retain(|t| !same(t));
-                }
+        let old: Vec<Value> = crate::util::arr(&cur, "/spec/taints").to_vec();
+        let adds: Vec<&TaintSpec> = specs.iter().filter(|s| !s.remove).collect();
+        let removes: Vec<&TaintSpec> = specs.iter().filter(|s| s.remove).collect();
+        let same = |t: &Value, key: &str, effect: &str| crate::util::s(t, "/key") == key && crate::util::s(t, "/effect") == effect;
+        if !a.overwrite {
+            let exists: Vec<&str> =
+                adds.iter().filter(|s| old.iter().any(|t| same(t, &s.key, &s.effect))).map(|s| s.key.as_str()).collect();
+            if !exists.is_empty() {
+                return Err(CmdError::msg(format!(
+                    "node {n} already has {} taint(s) with same effect(s) and --overwrite is false",
+                    exists.join(",")
+                )));
+            }
+        }
+        // As upstream's reorganizeTaints: new taints first, then the old ones
+        // they do not replace; then removals.
+        let mut taints: Vec<Value> = adds
+            .iter()
+            .map(|s| {
                 let mut t = json!({"key": s.key, "effect": s.effect});
                 if !s.value.is_empty() {
                     t["value"] = json!(s.value);
                 }
-                taints.push(t);
+                t
+            })
+            .collect();
+        for o in &old {
+            if !taints.iter().any(|t| same(t, crate::util::s(o, "/key"), crate::util::s(o, "/effect"))) {
+                taints.push(o.clone());
             }
         }
+        let added = old.len() != taints.len();
+        let mut deleted = false;
+        let mut missing = Vec::new();
+        for r in &removes {
+            let before = taints.len();
+            taints.retain(|t| !(crate::util::s(t, "/key") == r.key && (r.effect.is_empty() || crate::util::s(t, "/effect") == r.effect)));
+            deleted = taints.len() != before;
+            if !deleted {
+                let name = if r.effect.is_empty() { r.key.clone() } else { format!("{}:{}", r.key, r.effect) };
+                missing.push(format!("taint \"{name}\" not found"));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(CmdError::msg(if missing.len() == 1 { missing.remove(0) } else { format!("[{}]", missing.join(", ")) }));
+        }
+        let word = if (added && deleted) || a.overwrite {
+            "modified"
+        } else if added {
+            "tainted"
+        } else {
+            "untainted"
+        };
         let v = if taints.is_empty() { Value::Null } else { json!(taints) };
         api.patch(&n, &PostParams::default(), &Patch::Merge(json!({"spec": {"taints": v}}))).await?;
-        let word = if removed && specs.iter().all(|s| s.remove) { "untainted" } else { "tainted" };
         out(&format!("node/{n} {word}\n"));
     }
     Ok(())
