@@ -168,3 +168,35 @@ async fn pods_are_defaulted_as_upstream() {
     assert_eq!(spec.containers[0].termination_message_path.as_deref(), Some("/dev/termination-log"));
     assert_eq!(p.status.unwrap().qos_class.as_deref(), Some("BestEffort"));
 }
+
+#[tokio::test]
+async fn scale_subresource_reads_and_sets_replicas() {
+    use client::proto::v1::{GetRequest, PatchRequest, PatchType, ResourceRef};
+    let c = cluster().await;
+    let api = Api::<Deployment>::namespaced(c.client.clone(), "default");
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &d).await.unwrap();
+    let target = ResourceRef { group: "apps".into(), version: "v1".into(), resource: "deployments".into(), namespace: "default".into(), name: "web".into(), subresource: "scale".into() };
+    let got = c.client.grpc().get(GetRequest { target: Some(target.clone()), resource_version: String::new() }).await.unwrap().into_inner();
+    let scale: serde_json::Value = serde_json::from_slice(&got.raw).unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["spec"]["replicas"], 2);
+    assert_eq!(scale["status"]["selector"], "app=web");
+    let req = PatchRequest {
+        target: Some(target),
+        patch_type: PatchType::MergePatch as i32,
+        patch: br#"{"spec":{"replicas":5}}"#.to_vec(),
+        ..Default::default()
+    };
+    let out: serde_json::Value = serde_json::from_slice(&c.client.grpc().patch(req).await.unwrap().into_inner().raw).unwrap();
+    assert_eq!(out["spec"]["replicas"], 5);
+    let d = api.get("web").await.unwrap();
+    assert_eq!(d.spec.replicas, Some(5));
+    assert_eq!(d.metadata.generation, Some(2), "scaling is a spec change");
+}

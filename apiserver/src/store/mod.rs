@@ -159,7 +159,32 @@ impl Store {
     pub async fn get(&self, t: &Target) -> Result<Vec<u8>, ApiError> {
         let cur = self.read(t).await?;
         let v: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+        if t.subresource == "scale" {
+            return Ok(scale_bytes(&to_served(v, cur.mod_revision)));
+        }
         Ok(to_served(v, cur.mod_revision))
+    }
+
+    /// Sets spec.replicas through the scale subresource (`scale` is an
+    /// autoscaling/v1 Scale; its resourceVersion, if set, must be current).
+    async fn update_scale(&self, t: &Target, scale: &Value, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+        let info = *t.info();
+        let wanted_rv = meta_str(scale, "resourceVersion").map(str::to_string);
+        let parent = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+        for _ in 0..MAX_RETRIES {
+            let cur = self.read(&parent).await?;
+            if wanted_rv.as_ref().is_some_and(|rv| rv != &cur.mod_revision.to_string()) {
+                return Err(conflict(&info, &t.name, MODIFIED));
+            }
+            let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+            crate::registry::scale::apply_scale(&mut obj, scale)?;
+            match self.write_update(&parent, obj, &cur, false, dry_run).await {
+                Err(e) if e.0.reason == "Conflict" && wanted_rv.is_none() => continue,
+                Ok(bytes) => return Ok(scale_bytes(&bytes)),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(conflict(&info, &t.name, MODIFIED))
     }
 
     async fn read(&self, t: &Target) -> Result<crate::storage::Stored, ApiError> {
@@ -254,6 +279,10 @@ impl Store {
     /// Replaces an object (`status` = the status subresource).
     pub async fn update(&self, t: &Target, raw: &[u8], status: bool, dry_run: bool) -> Result<Vec<u8>, ApiError> {
         let info = *t.info();
+        if t.subresource == "scale" {
+            let scale: Value = serde_json::from_slice(raw).map_err(|e| bad_request(format!("json parse error: {e}")))?;
+            return self.update_scale(t, &scale, dry_run).await;
+        }
         let new = parse_body(raw, &info)?;
         let body_name = name_of(&new);
         if !body_name.is_empty() && body_name != t.name {
@@ -357,6 +386,16 @@ impl Store {
             return Err(too_large(MAX_BODY));
         }
         let status = t.subresource == "status";
+        if t.subresource == "scale" {
+            let current: Value = serde_json::from_slice(&self.get(t).await?).map_err(internal)?;
+            let read_rv = meta_str(&current, "resourceVersion").map(str::to_string);
+            let mut scale = patch::apply(ty, current, patch)?;
+            // A patch that did not pin the resourceVersion applies to whatever is current.
+            if meta_str(&scale, "resourceVersion").map(str::to_string) == read_rv {
+                meta_mut(&mut scale).remove("resourceVersion");
+            }
+            return self.update_scale(t, &scale, dry_run).await;
+        }
         for _ in 0..MAX_RETRIES {
             let cur = self.read(t).await?;
             let old: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
@@ -549,6 +588,12 @@ impl Store {
         let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
         watch::start(self, t, o, ls, fs).await
     }
+}
+
+/// The Scale of a served object.
+fn scale_bytes(served: &[u8]) -> Vec<u8> {
+    let v: Value = serde_json::from_slice(served).unwrap_or_default();
+    serde_json::to_vec(&crate::registry::scale::scale_of(&v)).expect("serializes")
 }
 
 fn set_condition(pod: &mut Value, ty: &str, status: &str) {
