@@ -157,9 +157,12 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
         }
         ("batch", "Job") => workloads::job(o, &mut evs, now),
         ("", "Service") => {
-            let eps = list_in(ctx, "endpoints", Some(ns), &ListParams::default()).await;
-            let ep = eps.iter().find(|e| crate::util::name(e) == crate::util::name(o));
-            others::service(o, ep, &mut evs, now)
+            let slices: Vec<Value> = list_in(ctx, "endpointslices.discovery.k8s.io", Some(ns), &ListParams::default())
+                .await
+                .into_iter()
+                .filter(|e| s(e, "/metadata/labels/kubernetes.io~1service-name") == crate::util::name(o))
+                .collect();
+            others::service(o, &slices, &mut evs, now)
         }
         ("", "Node") => {
             let name = crate::util::name(o);

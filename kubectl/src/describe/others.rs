@@ -25,7 +25,50 @@ fn go_list(v: &Value, ptr: &str) -> String {
     format!("[{}]", items.join(" "))
 }
 
-pub fn service(svc: &Value, endpoints: Option<&Value>, evs: &mut [Value], now: DateTime<Utc>) -> String {
+/// Upstream's formatEndpointSlices for one service port: at most three
+/// "ip:port", then "+ N more...".
+pub fn format_endpoint_slices(slices: &[Value], port_name: &str) -> String {
+    if slices.is_empty() {
+        return "<none>".into();
+    }
+    let (max, mut list, mut more, mut count) = (3usize, Vec::<String>::new(), false, 0usize);
+    for sl in slices {
+        let ports = arr(sl, "/ports");
+        let eps = arr(sl, "/endpoints");
+        if ports.is_empty() {
+            for ep in eps {
+                if list.len() < max {
+                    list.push(arr(ep, "/addresses").first().and_then(Value::as_str).unwrap_or_default().to_string());
+                } else {
+                    more = true;
+                }
+                count += 1;
+            }
+            continue;
+        }
+        for p in ports.iter().filter(|p| s(p, "/name") == port_name) {
+            for ep in eps {
+                if list.len() < max {
+                    let ip = arr(ep, "/addresses").first().and_then(Value::as_str).unwrap_or_default();
+                    let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
+                    list.push(format!("{host}:{}", i(p, "/port")));
+                } else {
+                    more = true;
+                }
+                count += 1;
+            }
+        }
+    }
+    let ret = list.join(",");
+    if more {
+        format!("{ret} + {} more...", count - max)
+    } else {
+        ret
+    }
+}
+
+/// `slices`: the EndpointSlices of this service (label kubernetes.io/service-name).
+pub fn service(svc: &Value, slices: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, svc, true);
     w.w(0, &format!("Selector:\t{}\n", format_labels(svc.pointer("/spec/selector"))));
@@ -64,17 +107,7 @@ pub fn service(svc: &Value, endpoints: Option<&Value>, evs: &mut [Value], now: D
         if i(p, "/nodePort") != 0 {
             w.w(0, &format!("NodePort:\t{name}\t{}/{proto}\n", i(p, "/nodePort")));
         }
-        let mut eps: Vec<String> = Vec::new();
-        if let Some(e) = endpoints {
-            for ss in arr(e, "/subsets") {
-                for ep in arr(ss, "/ports").iter().filter(|x| s(x, "/name") == s(p, "/name")) {
-                    for a in arr(ss, "/addresses") {
-                        eps.push(format!("{}:{}", s(a, "/ip"), i(ep, "/port")));
-                    }
-                }
-            }
-        }
-        w.w(0, &format!("Endpoints:\t{}\n", if eps.is_empty() { "<none>".to_string() } else { eps.join(",") }));
+        w.w(0, &format!("Endpoints:\t{}\n", format_endpoint_slices(slices, s(p, "/name"))));
     }
     w.w(0, &format!("Session Affinity:\t{}\n", s(svc, "/spec/sessionAffinity")));
     if !s(svc, "/spec/externalTrafficPolicy").is_empty() {
@@ -440,5 +473,20 @@ fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
     let ext: Vec<&String> = allocatable.keys().filter(|k| !k.starts_with("hugepages-") && !standard.contains(&k.as_str())).collect();
     for r in huge.into_iter().chain(ext) {
         w.w(1, &format!("{r}\t{}\t{}\n", cell(&reqs, r, false), cell(&limits, r, false)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn endpoint_slices_like_upstream() {
+        let sl = json!({"ports": [{"name": "http", "port": 8080}], "endpoints": [
+            {"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"]}, {"addresses": ["10.0.0.3"]}, {"addresses": ["fd00::4"]}]});
+        assert_eq!(format_endpoint_slices(&[sl.clone()], "http"), "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080 + 1 more...");
+        assert_eq!(format_endpoint_slices(&[sl], "other"), "");
+        assert_eq!(format_endpoint_slices(&[], "http"), "<none>");
     }
 }
