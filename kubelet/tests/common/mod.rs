@@ -1,6 +1,8 @@
 //! Helpers shared by the kubelet's integration tests (they need root).
 #![allow(dead_code)]
 
+pub mod node;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

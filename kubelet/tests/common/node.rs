@@ -1,0 +1,107 @@
+//! A real kubelet process for integration tests, with its own root dir, log dir
+//! and cgroup root; everything it leaves is removed on drop.
+
+use super::*;
+use std::process::{Child, Command, Stdio};
+
+pub const KUBELET: &str = env!("CARGO_BIN_EXE_kubelet");
+
+pub struct TestNode {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub cg: CgroupParent,
+    pub apiserver: String,
+    pub extra: Vec<String>,
+    child: Option<Child>,
+}
+
+impl TestNode {
+    pub fn start(apiserver: &str, name: &str, extra: &[&str]) -> TestNode {
+        let mut n = TestNode {
+            name: name.to_string(),
+            dir: tempfile::Builder::new().prefix("kubelet-test-").tempdir().unwrap(),
+            cg: CgroupParent::new(),
+            apiserver: apiserver.to_string(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        n.spawn();
+        n
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("kubelet.log")).unwrap();
+        let child = Command::new(KUBELET)
+            .args(["--apiserver", &self.apiserver, "--hostname-override", &self.name])
+            .arg("--root-dir")
+            .arg(self.root())
+            .arg("--pod-logs-dir")
+            .arg(self.logs())
+            .args(["--cgroup-root", &self.cg.name, "--healthz-bind-address", "127.0.0.1:0", "--load-test-images"])
+            .args(&self.extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL the kubelet (its shims and containers keep running).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn kubelet_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kubelet.log")).unwrap_or_default()
+    }
+
+    /// Every shim state file under the root dir.
+    pub fn shim_states(&self) -> Vec<(PathBuf, kubelet::runtime::shim_state::ShimState)> {
+        let mut out = Vec::new();
+        let pods = self.root().join("pods");
+        for pod in std::fs::read_dir(&pods).into_iter().flatten().flatten() {
+            for c in std::fs::read_dir(pod.path().join("containers")).into_iter().flatten().flatten() {
+                for a in std::fs::read_dir(c.path()).into_iter().flatten().flatten() {
+                    let p = a.path().join("state.json");
+                    if let Ok(s) = kubelet::runtime::shim_state::ShimState::load(&p) {
+                        out.push((p, s));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.kill();
+        // Stop every container still running, then remove mounts and cgroups.
+        for (_, s) in self.shim_states() {
+            if kubelet::runtime::manager::shim_alive(&s) {
+                unsafe { libc::kill(s.shim_pid, libc::SIGUSR1) };
+            }
+        }
+        for _ in 0..250 {
+            if !self.shim_states().iter().any(|(_, s)| kubelet::runtime::manager::shim_alive(s)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        unmount_all_under(self.dir.path());
+        if std::env::var("KEEP_KUBELET_LOG").is_ok() {
+            eprintln!("---- kubelet log ----\n{}", self.kubelet_log());
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The kubelet against a real apiserver and etcd (apiserver::testing), running real
+//! containers through its shims. Needs root.
+
+mod common;
+
+use apiserver::testing::TestCluster;
+use client::{Api, DeleteParams, PostParams};
+use common::node::TestNode;
+use common::*;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn pod(name: &str, node: &str, spec: Value) -> Pod {
+    let mut spec = spec;
+    spec["nodeName"] = json!(node);
+    serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})).unwrap()
+}
+
+/// Poll the pod until `f` accepts its JSON form.
+async fn wait_pod(api: &Api<Pod>, name: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    let mut last = Value::Null;
+    loop {
+        if let Ok(Some(p)) = api.get_opt(name).await {
+            last = serde_json::to_value(&p).unwrap();
+            if f(&last) {
+                return last;
+            }
+        }
+        if start.elapsed() > LONG {
+            panic!("timed out waiting for {what}; last: {}", serde_json::to_string_pretty(&last["status"]).unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_gone(api: &Api<Pod>, name: &str) {
+    let start = Instant::now();
+    while api.get_opt(name).await.unwrap().is_some() {
+        assert!(start.elapsed() < LONG, "pod {name} was not removed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn phase(p: &Value) -> &str {
+    p["status"]["phase"].as_str().unwrap_or("")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:06x}", rand::random::<u32>() & 0xffffff)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_pod_succeeds_with_log_and_node_is_registered() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &["--node-labels", "tier=test", "--register-with-taints", "dedicated=test:NoSchedule"]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("echo", &name, json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello from pod; echo to-stderr >&2"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "echo", "Succeeded", |p| phase(p) == "Succeeded").await;
+    let cs = &done["status"]["containerStatuses"][0];
+    assert_eq!(cs["state"]["terminated"]["reason"], "Completed");
+    assert_eq!(cs["state"]["terminated"]["exitCode"], 0);
+    assert_eq!(cs["restartCount"], 0);
+    assert!(cs["imageID"].as_str().unwrap().starts_with("docker.io/library/busybox@sha256:"));
+    assert_eq!(done["status"]["qosClass"], "BestEffort");
+    assert_eq!(done["status"]["hostIP"], "127.0.0.1");
+    assert!(done["status"]["startTime"].is_string());
+    let conds: Vec<(String, String)> = done["status"]["conditions"].as_array().unwrap().iter()
+        .map(|c| (c["type"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string())).collect();
+    assert!(conds.contains(&("Ready".into(), "False".into())), "{conds:?}");
+    assert!(conds.contains(&("Initialized".into(), "True".into())), "{conds:?}");
+    assert!(conds.contains(&("PodScheduled".into(), "True".into())), "{conds:?}");
+    let uid = done["metadata"]["uid"].as_str().unwrap();
+    let log = std::fs::read_to_string(node.logs().join(format!("default_echo_{uid}/c/0.log"))).unwrap();
+    assert!(log.contains(" stdout F hello from pod\n"), "{log}");
+    assert!(log.contains(" stderr F to-stderr\n"), "{log}");
+
+    // The Node: labels, taints, capacity from this machine, Ready with upstream's reason, and a Lease.
+    let n = serde_json::to_value(Api::<Node>::all(tc.client.clone()).get(&name).await.unwrap()).unwrap();
+    assert_eq!(n["metadata"]["labels"]["kubernetes.io/hostname"], name.as_str());
+    assert_eq!(n["metadata"]["labels"]["kubernetes.io/os"], "linux");
+    assert_eq!(n["metadata"]["labels"]["tier"], "test");
+    assert_eq!(n["spec"]["taints"][0]["key"], "dedicated");
+    assert_eq!(n["status"]["capacity"]["pods"], "110");
+    assert_eq!(n["status"]["capacity"]["cpu"], std::thread::available_parallelism().unwrap().get().to_string());
+    let ready = n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!(ready["status"], "True");
+    assert_eq!(ready["reason"], "KubeletReady");
+    let lease = Api::<Lease>::namespaced(tc.client.clone(), "kube-node-lease").get(&name).await.unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some(name.as_str()));
+
+    // Deleting the pod: the kubelet confirms it and removes everything.
+    pods.delete("echo", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "echo").await;
+    wait_for(LONG, "pod dir removal", || (!node.root().join("pods").join(uid).exists()).then_some(()));
+    assert!(node.cg.child_dirs().iter().all(|d| !d.to_string_lossy().contains(uid)), "{:?}", node.cg.child_dirs());
+    assert!(mounts_under(&node.root().join("pods").join(uid)).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_containers_talk_over_localhost_and_share_hostname() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("duo", &name, json!({"restartPolicy": "Never", "containers": [
+        {"name": "server", "image": "busybox", "command": ["sh", "-c", "nc -l -p 7777"]},
+        {"name": "client", "image": "busybox", "command": ["sh", "-c", "hostname; until echo ping-over-lo | nc 127.0.0.1 7777; do sleep 0.1; done"]},
+    ]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "duo", "Succeeded", |p| phase(p) == "Succeeded").await;
+    let uid = done["metadata"]["uid"].as_str().unwrap();
+    let srv = std::fs::read_to_string(node.logs().join(format!("default_duo_{uid}/server/0.log"))).unwrap();
+    assert!(srv.contains("stdout F ping-over-lo"), "{srv}");
+    let cli = std::fs::read_to_string(node.logs().join(format!("default_duo_{uid}/client/0.log"))).unwrap();
+    assert!(cli.contains("stdout F duo\n"), "hostname is the pod name: {cli}");
+    pods.delete("duo", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "duo").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_over_its_memory_limit_is_oom_killed() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("hog", &name, json!({"restartPolicy": "Never", "containers": [
+        {"name": "hog", "image": "busybox", "command": ["sh", "-c", "tail /dev/zero"],
+         "resources": {"limits": {"memory": "32Mi", "cpu": "500m"}}},
+    ]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "hog", "Failed", |p| phase(p) == "Failed").await;
+    let t = &done["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(t["reason"], "OOMKilled", "{t}");
+    assert_eq!(t["exitCode"], 137);
+    assert_eq!(done["status"]["qosClass"], "Guaranteed");
+    let uid = done["metadata"]["uid"].as_str().unwrap();
+    let pod_cg = format!("/sys/fs/cgroup/memory/{}/guaranteed/pod{uid}", node.cg.name);
+    assert_eq!(std::fs::read_to_string(format!("{pod_cg}/memory.limit_in_bytes")).unwrap().trim(), (32u64 << 20).to_string());
+    let cpu_cg = format!("/sys/fs/cgroup/cpu/{}/guaranteed/pod{uid}", node.cg.name);
+    assert_eq!(std::fs::read_to_string(format!("{cpu_cg}/cpu.cfs_quota_us")).unwrap().trim(), "50000");
+    assert_eq!(std::fs::read_to_string(format!("{cpu_cg}/cpu.shares")).unwrap().trim(), "512");
+    pods.delete("hog", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "hog").await;
+    wait_for(LONG, "pod cgroup removal", || (!std::path::Path::new(&pod_cg).exists()).then_some(()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashing_pod_backs_off_with_growing_delays() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("crash", &name, json!({"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo crashing; exit 2"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let looping = wait_pod(&pods, "crash", "CrashLoopBackOff", |p| {
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    })
+    .await;
+    let cs = &looping["status"]["containerStatuses"][0];
+    assert_eq!(cs["lastState"]["terminated"]["exitCode"], 2);
+    assert_eq!(cs["lastState"]["terminated"]["reason"], "Error");
+    assert_eq!(phase(&looping), "Running");
+    wait_pod(&pods, "crash", "three restarts", |p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(3)).await;
+    // Gaps between one run's end and the next run's start: none, then 10 s, then 20 s.
+    let uid = looping["metadata"]["uid"].as_str().unwrap().to_string();
+    let attempts = node.root().join("pods").join(&uid).join("containers/c");
+    let logs = node.logs().join(format!("default_crash_{uid}/c"));
+    let first_line_time = |n: u32| {
+        let text = std::fs::read_to_string(logs.join(format!("{n}.log"))).unwrap();
+        chrono::DateTime::parse_from_rfc3339(text.split(' ').next().unwrap()).unwrap()
+    };
+    let gap1 = first_line_time(2) - first_line_time(1);
+    let gap2 = first_line_time(3) - first_line_time(2);
+    assert!(gap1 >= chrono::Duration::seconds(9), "first back-off {gap1:?}");
+    assert!(gap2 >= chrono::Duration::seconds(19) && gap2 > gap1, "second back-off {gap2:?} after {gap1:?}");
+    // Only the newest attempts are kept on disk.
+    assert!(std::fs::read_dir(&attempts).unwrap().count() <= 2);
+    pods.delete("crash", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "crash").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarted_kubelet_keeps_pods_running_and_cleans_deleted_ones() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let mut node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    for n in ["keep", "drop"] {
+        let p = pod(n, &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}));
+        pods.create(&PostParams::default(), &p).await.unwrap();
+    }
+    let keep = wait_pod(&pods, "keep", "Running", |p| phase(p) == "Running").await;
+    let drop_ = wait_pod(&pods, "drop", "Running", |p| phase(p) == "Running").await;
+    let keep_uid = keep["metadata"]["uid"].as_str().unwrap().to_string();
+    let drop_uid = drop_["metadata"]["uid"].as_str().unwrap().to_string();
+    let before: Vec<_> = node.shim_states();
+    let keep_state = before.iter().find(|(p, _)| p.to_string_lossy().contains(&keep_uid)).unwrap().1.clone();
+    let drop_state = before.iter().find(|(p, _)| p.to_string_lossy().contains(&drop_uid)).unwrap().1.clone();
+
+    node.kill();
+    // While the kubelet is down: "drop" is force-deleted from the API.
+    pods.delete("drop", &DeleteParams::immediate()).await.unwrap();
+    assert!(kubelet::runtime::manager::shim_alive(&keep_state));
+    node.spawn();
+
+    // "drop" is cleaned up when the kubelet returns...
+    wait_for(LONG, "cleanup of the pod deleted while down", || {
+        (!kubelet::runtime::manager::shim_alive(&drop_state) && !node.root().join("pods").join(&drop_uid).exists()).then_some(())
+    });
+    // ...while "keep" was re-adopted: same container process, no restart.
+    let healthz = wait_for(LONG, "new kubelet healthz", || std::fs::read_to_string(node.root().join("healthz-address")).ok());
+    assert!(!healthz.is_empty());
+    let again = wait_pod(&pods, "keep", "still Running", |p| phase(p) == "Running").await;
+    assert_eq!(again["status"]["containerStatuses"][0]["restartCount"], 0);
+    assert!(kubelet::runtime::manager::shim_alive(&keep_state));
+    assert_eq!(unsafe { libc::kill(keep_state.pid, 0) }, 0, "the container's process survived");
+    let now: Vec<_> = node.shim_states();
+    assert_eq!(now.iter().filter(|(p, _)| p.to_string_lossy().contains(&keep_uid)).count(), 1, "no new attempt");
+
+    // Graceful deletion through the re-adopted worker.
+    pods.delete("keep", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "keep").await;
+    wait_for(LONG, "shim exit", || (!kubelet::runtime::manager::shim_alive(&keep_state)).then_some(()));
+    wait_for(LONG, "pod dirs removed", || (!node.root().join("pods").join(&keep_uid).exists()).then_some(()));
+    wait_for(LONG, "pod cgroups removed", || {
+        node.cg.child_dirs().iter().all(|d| !d.file_name().unwrap().to_string_lossy().starts_with("pod")).then_some(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_pod_runs_and_is_mirrored() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(
+        manifests.path().join("web.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-web\nspec:\n  containers:\n  - name: web\n    image: luksa/kubia\n    ports:\n    - containerPort: 8080\n",
+    )
+    .unwrap();
+    let node = TestNode::start(&tc.addr.to_string(), &name, &["--pod-manifest-path", manifests.path().to_str().unwrap()]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let mirror_name = format!("static-web-{name}");
+    let m = wait_pod(&pods, &mirror_name, "mirror pod Running", |p| phase(p) == "Running").await;
+    assert!(m["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string());
+    assert_eq!(m["metadata"]["annotations"]["kubernetes.io/config.source"], "file");
+    assert_eq!(m["spec"]["nodeName"], name.as_str());
+    assert_eq!(m["metadata"]["ownerReferences"][0]["kind"], "Node");
+    // The kubia look-alike logs its start line.
+    let hash = m["metadata"]["annotations"]["kubernetes.io/config.hash"].as_str().unwrap().to_string();
+    let log = node.logs().join(format!("default_{mirror_name}_{hash}/web/0.log"));
+    wait_for(LONG, "kubia start line", || std::fs::read_to_string(&log).ok().filter(|t| t.contains("Kubia server starting")));
+    // Removing the manifest stops the pod and deletes its mirror.
+    std::fs::remove_file(manifests.path().join("web.yaml")).unwrap();
+    wait_gone(&pods, &mirror_name).await;
+    wait_for(LONG, "static pod removal", || (!node.root().join("pods").join(&hash).exists()).then_some(()));
+}
