@@ -137,6 +137,12 @@ impl Kubeconfig {
             if me.current_context.is_empty() {
                 m.insert("current-context".into(), Value::String(String::new()));
             }
+            // Go writes empty (nil) lists as null.
+            for k in ["clusters", "contexts", "users"] {
+                if m.get(k).and_then(Value::as_array).is_some_and(|a| a.is_empty()) {
+                    m.insert(k.into(), Value::Null);
+                }
+            }
         }
         crate::util::sort_keys(v)
     }
@@ -216,14 +222,19 @@ impl ConfigFiles {
         Ok(merged)
     }
 
-    /// The file to change for `pred` (the one that defines it), else the first.
+    /// Upstream's GetDefaultFilename: the first file that exists, else the last.
+    pub fn default_file(&self) -> PathBuf {
+        self.paths.iter().find(|p| p.exists()).or(self.paths.last()).cloned().unwrap_or_default()
+    }
+
+    /// The file to change for `pred` (the one that defines it), else the default file.
     pub fn file_for(&self, pred: impl Fn(&Kubeconfig) -> bool) -> CmdResult<PathBuf> {
         for p in &self.paths {
             if pred(&Kubeconfig::load(p)?) {
                 return Ok(p.clone());
             }
         }
-        Ok(self.paths[0].clone())
+        Ok(self.default_file())
     }
 
     /// Loads one file, lets `f` change it and writes it back.
@@ -384,6 +395,13 @@ users:
         cfg.minify().unwrap();
         cfg.redact();
         assert_eq!(to_ordered_json(&cfg), include_str!("../tests/golden/config_view_minify.json"));
+    }
+
+    #[test]
+    fn empty_config_like_upstream() {
+        // `kubectl --kubeconfig <empty file> config view` from the real kubectl.
+        let got = crate::util::to_yaml(&Kubeconfig::parse("").unwrap().to_value());
+        assert_eq!(got, "apiVersion: v1\nclusters: null\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {}\nusers: null\n");
     }
 
     #[test]

@@ -150,7 +150,8 @@ pub fn run(ctx: &Ctx, cmd: ConfigCmd) -> CmdResult {
             if cfg.context(&name).is_none() {
                 return Err(CmdError::msg(format!("no context exists with the name: \"{name}\"")));
             }
-            let path = files.file_for(|c| !c.current_context.is_empty())?;
+            // As upstream: current-context goes to the default file.
+            let path = files.default_file();
             files.modify(&path, |c| {
                 c.current_context = name.clone();
                 Ok(())
