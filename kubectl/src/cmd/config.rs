@@ -119,6 +119,12 @@ pub fn run(ctx: &Ctx, cmd: ConfigCmd) -> CmdResult {
             if let Some(n) = &name {
                 contexts.retain(|c| &c.name == n);
                 if contexts.is_empty() {
+                    // Upstream prints the header, then the error.
+                    if output.as_deref() != Some("name") && !no_headers {
+                        let mut tw = TabWriter::new();
+                        tw.row(&["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]);
+                        out(&tw.render());
+                    }
                     return Err(CmdError::msg(format!("context {n} not found")));
                 }
             }
