@@ -207,10 +207,7 @@ pub fn service(name: &str, ty: &str, tcp: &[String], cluster_ip: Option<&str>, n
         ports.push(p);
     }
     let labels = json!({"app": name});
-    let mut spec = json!({"type": ty});
-    if ty != "ExternalName" {
-        spec["selector"] = labels.clone();
-    }
+    let mut spec = json!({"type": ty, "selector": labels.clone()});
     if !ports.is_empty() {
         spec["ports"] = json!(ports);
     }
