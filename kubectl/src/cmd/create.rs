@@ -238,10 +238,11 @@ pub async fn create_generated(ctx: &Ctx, mut obj: Value, write: &WriteFlags) -> 
             api.create(&pp, &obj).await?
         }
     };
-    if output == Output::Table {
-        out(&done(&r, crate::util::name(&result), "created", dry));
-    } else {
-        out(&print_each(&output, &[(&r, result)])?);
+    match output {
+        Output::Table => out(&done(&r, crate::util::name(&result), "created", dry)),
+        // Generators print typed objects: Go struct order in JSON.
+        Output::Json => out(&crate::printers::json::to_typed_json(&result)),
+        _ => out(&print_each(&output, &[(&r, result)])?),
     }
     Ok(())
 }
