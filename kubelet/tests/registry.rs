@@ -1,0 +1,95 @@
+//! Pulls from a real local registry (Debian's docker-registry on a free loopback
+//! port), with the project's busybox image pushed to it by skopeo. Needs root.
+
+mod common;
+
+use apiserver::testing::{free_port, TestCluster};
+use client::{Api, PostParams};
+use common::node::TestNode;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n", dir.path().join("data").display()),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry").arg("serve").arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry { child, addr, _dir: dir }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_pod(api: &Api<Pod>, name: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let p = serde_json::to_value(api.get(name).await.unwrap()).unwrap();
+        if f(&p) {
+            return p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "timed out; last status {}", p["status"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pulls_from_a_local_registry_and_reports_missing_images() {
+    let reg = Registry::start();
+    let images = tempfile::tempdir().unwrap();
+    let archives = kubelet::images::testimages::build(images.path()).unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci-archive:{}", archives[0].display()))
+        .arg(format!("docker://{}/test/busybox:v1", reg.addr))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let mk = |pod: &str, image: String| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": pod}, "spec": {"nodeName": name, "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": image, "command": ["sh", "-c", "echo pulled"]}]}}))
+        .unwrap()
+    };
+    pods.create(&PostParams::default(), &mk("pulled", format!("{}/test/busybox:v1", reg.addr))).await.unwrap();
+    pods.create(&PostParams::default(), &mk("missing", format!("{}/test/nothing:v1", reg.addr))).await.unwrap();
+
+    let ok = wait_pod(&pods, "pulled", |p| p["status"]["phase"] == "Succeeded").await;
+    let id = ok["status"]["containerStatuses"][0]["imageID"].as_str().unwrap().to_string();
+    assert!(id.starts_with(&format!("{}/test/busybox@sha256:", reg.addr)), "{id}");
+    let uid = ok["metadata"]["uid"].as_str().unwrap();
+    let log = std::fs::read_to_string(node.logs().join(format!("default_pulled_{uid}/c/0.log"))).unwrap();
+    assert!(log.contains("stdout F pulled"));
+
+    let reason = |p: &Value| p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].as_str().unwrap_or("").to_string();
+    let first = wait_pod(&pods, "missing", |p| reason(p) == "ErrImagePull").await;
+    assert_eq!(first["status"]["phase"], "Pending");
+    wait_pod(&pods, "missing", |p| reason(p) == "ImagePullBackOff").await;
+}
