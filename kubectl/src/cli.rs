@@ -282,6 +282,24 @@ fn command_path(args: &[String]) -> String {
     path.join(" ")
 }
 
+/// Positional arguments after the command path (to report "got N").
+fn positionals_after(args: &[String], path: &str) -> usize {
+    let words: Vec<&str> = path.split(' ').collect();
+    let mut seen_path = 0;
+    let mut count = 0;
+    for a in args.iter().skip(1) {
+        if a.starts_with('-') {
+            continue;
+        }
+        if seen_path < words.len() {
+            seen_path += 1;
+            continue;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// Help goes to stdout with exit 0; usage errors as upstream's, exit 1.
 fn clap_error(e: clap::Error, args: &[String]) -> i32 {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -312,6 +330,10 @@ fn clap_error(e: clap::Error, args: &[String]) -> i32 {
                 format!("unknown flag: {flag}")
             } else if let Some(c) = flag.strip_prefix('-') {
                 format!("unknown shorthand flag: '{}' in {arg}", c.chars().next().unwrap_or(' '))
+            } else if path.starts_with("create ") {
+                let got = positionals_after(args, &path);
+                err(&format!("error: exactly one NAME is required, got {got}\nSee '{see} -h' for help and examples\n"));
+                return 1;
             } else {
                 err(&format!("error: unknown command \"{flag}\" for \"{see}\"\n"));
                 return 1;
@@ -331,8 +353,16 @@ fn clap_error(e: clap::Error, args: &[String]) -> i32 {
                 .collect();
             if missing.starts_with('-') {
                 err(&format!("error: required flag(s) {} not set\n", names.join(", ")));
+            } else if path.starts_with("create ") {
+                err(&format!("error: exactly one NAME is required, got 0\nSee '{see} -h' for help and examples\n"));
             } else {
-                err(&format!("error: accepts 1 arg(s), received 0\nSee '{see} -h' for help and examples\n"));
+                err(&match path.as_str() {
+                    "run" => "error: NAME is required for run\nSee 'kubectl run -h' for help and examples\n".to_string(),
+                    "drain" => "error: USAGE: drain NODE [flags]\nSee 'kubectl drain -h' for help and examples\n".to_string(),
+                    "explain" => "error: You must specify the type of resource to explain. Use \"kubectl api-resources\" for a complete list of supported resources.\n".to_string(),
+                    "config use-context" => "error: Unexpected args: []\n".to_string(),
+                    _ => format!("error: accepts 1 arg(s), received 0\nSee '{see} -h' for help and examples\n"),
+                });
             }
         }
         ErrorKind::MissingSubcommand => {

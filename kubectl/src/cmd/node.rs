@@ -92,7 +92,8 @@ async fn set_unschedulable(ctx: &Ctx, node: &str, on: bool, dry: DryRun) -> CmdR
 pub async fn cordon(ctx: &Ctx, a: CordonArgs, on: bool) -> CmdResult {
     let dry = DryRun::parse(a.dry_run.as_deref())?;
     if a.nodes.is_empty() && a.selector.is_none() {
-        return Err(CmdError::usage("", "USAGE: cordon NODE [flags]"));
+        let verb = if on { "cordon" } else { "uncordon" };
+        return Err(CmdError::usage(verb, format!("USAGE: {verb} NODE [flags]")));
     }
     let word = if on { "cordoned" } else { "uncordoned" };
     for n in nodes(ctx, &a.nodes, a.selector.as_deref(), false).await? {
