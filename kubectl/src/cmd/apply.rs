@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx, a: ApplyArgs) -> CmdResult {
     if a.server_side {
         return Err(CmdError::msg("--server-side is not supported by this server yet; use client-side apply"));
     }
-    let output = Output::parse(a.output.as_deref())?;
+    let output = Output::parse_for_write(a.output.as_deref())?;
     let dry = DryRun::parse(a.dry_run.as_deref())?;
     let items = crate::manifest::read(&a.files.filename, a.files.recursive)?;
     if items.is_empty() {

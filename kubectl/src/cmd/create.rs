@@ -215,7 +215,7 @@ pub async fn run(ctx: &Ctx, a: CreateArgs) -> CmdResult {
 
 /// Creates (or with --dry-run=client prints) one generated object.
 pub async fn create_generated(ctx: &Ctx, mut obj: Value, write: &WriteFlags) -> CmdResult {
-    let output = Output::parse(write.output.as_deref())?;
+    let output = Output::parse_for_write(write.output.as_deref())?;
     let dry = DryRun::parse(write.dry_run.as_deref())?;
     let av = obj["apiVersion"].as_str().unwrap_or("").to_string();
     let kind = obj["kind"].as_str().unwrap_or("").to_string();
@@ -251,7 +251,7 @@ async fn create_from_files(ctx: &Ctx, files: &FileArgs, write: &WriteFlags) -> C
     if files.filename.is_empty() {
         return Err(CmdError::usage("create", "must specify one of -f and -k"));
     }
-    let output = Output::parse(write.output.as_deref())?;
+    let output = Output::parse_for_write(write.output.as_deref())?;
     let dry = DryRun::parse(write.dry_run.as_deref())?;
     let items = crate::manifest::read(&files.filename, files.recursive)?;
     if items.is_empty() {

@@ -86,7 +86,7 @@ fn temp_path() -> PathBuf {
 }
 
 pub async fn run(ctx: &Ctx, a: EditArgs) -> CmdResult {
-    let output = Output::parse(a.output.as_deref())?;
+    let output = Output::parse_for_write(a.output.as_deref())?;
     let targets = named_objects(ctx, &a.args, &a.files, None, false).await?;
     let mut originals: Vec<(Named, Value)> = Vec::new();
     for t in targets {

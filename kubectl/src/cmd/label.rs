@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, a: LabelArgs, which: Which) -> CmdResult {
     if set.is_empty() && remove.is_empty() && !a.list {
         return Err(CmdError::usage("", format!("at least one {} update is required", which_singular(which))));
     }
-    let output = Output::parse(a.output.as_deref())?;
+    let output = Output::parse_for_write(a.output.as_deref())?;
     let dry = DryRun::parse(a.dry_run.as_deref())?;
     let targets = named_objects(ctx, &resources, &a.files, a.selector.as_deref(), a.all).await?;
     let mut errors = Vec::new();

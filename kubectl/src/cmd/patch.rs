@@ -57,7 +57,7 @@ pub async fn run(ctx: &Ctx, a: PatchArgs) -> CmdResult {
         }
     }
     let patch = parse_patch(&text, &a.type_)?;
-    let output = Output::parse(a.output.as_deref())?;
+    let output = Output::parse_for_write(a.output.as_deref())?;
     let dry = DryRun::parse(a.dry_run.as_deref())?;
     let targets = named_objects(ctx, &a.args, &a.files, None, false).await?;
     let mut errors = Vec::new();

@@ -27,7 +27,7 @@ pub async fn run(ctx: &Ctx, a: ReplaceArgs) -> CmdResult {
     if a.files.filename.is_empty() {
         return Err(CmdError::usage("replace", "must specify --filename to replace"));
     }
-    let output = Output::parse(a.output.as_deref())?;
+    let output = Output::parse_for_write(a.output.as_deref())?;
     let d = ctx.discovery().await?;
     let mut errors = Vec::new();
     for item in crate::manifest::read(&a.files.filename, a.files.recursive)? {

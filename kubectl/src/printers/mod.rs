@@ -62,6 +62,20 @@ impl Output {
         })
     }
 
+    /// `-o` of commands that write objects (create, apply, patch, ...): no
+    /// tables or custom columns, as upstream's PrintFlags.
+    pub fn parse_for_write(o: Option<&str>) -> CmdResult<Output> {
+        let out = Output::parse(o)?;
+        if matches!(out, Output::Wide | Output::CustomColumns(_)) {
+            return Err(CmdError::msg(format!(
+                "unable to match a printer suitable for the output format \"{}\", allowed formats are: \
+                 go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,yaml",
+                o.unwrap_or_default()
+            )));
+        }
+        Ok(out)
+    }
+
     pub fn is_table(&self) -> bool {
         matches!(self, Output::Table | Output::Wide)
     }
