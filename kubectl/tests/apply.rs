@@ -90,6 +90,14 @@ async fn apply_removes_fields_dropped_from_the_file() {
     assert_eq!(cm["data"], serde_json::json!({"a": "1"}));
 
     assert_eq!(k.run(&["apply", "-f", &f2]).await.ok(), "deployment.apps/web unchanged\nconfigmap/settings unchanged\n");
+    assert_eq!(
+        k.run(&["apply", "view-last-applied", "cm/settings"]).await.ok(),
+        "apiVersion: v1\ndata:\n  a: \"1\"\nkind: ConfigMap\nmetadata:\n  annotations: {}\n  name: settings\n  namespace: default\n"
+    );
+    assert_eq!(
+        k.run(&["apply", "view-last-applied", "configmap", "settings", "-o", "json"]).await.ok(),
+        "{\n  \"apiVersion\": \"v1\",\n  \"data\": {\n    \"a\": \"1\"\n  },\n  \"kind\": \"ConfigMap\",\n  \"metadata\": {\n    \"annotations\": {},\n    \"name\": \"settings\",\n    \"namespace\": \"default\"\n  }\n}\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

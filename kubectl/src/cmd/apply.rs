@@ -13,7 +13,10 @@ use crate::manifest::Item;
 use crate::printers::{print_each, Output};
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ApplyArgs {
+    #[command(subcommand)]
+    pub sub: Option<ApplySub>,
     #[command(flatten)]
     pub files: FileArgs,
     /// Output format. One of: (json, yaml, name, go-template, go-template-file, template, templatefile, jsonpath, jsonpath-as-json, jsonpath-file).
@@ -33,7 +36,57 @@ pub struct ApplyArgs {
     pub validate: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ApplySub {
+    /// View the latest last-applied-configuration annotations of a resource/object
+    ViewLastApplied {
+        /// (TYPE [NAME | -l label] | TYPE/NAME | -f FILENAME)
+        args: Vec<String>,
+        #[command(flatten)]
+        files: FileArgs,
+        /// Output format. Must be one of (yaml, json)
+        #[arg(short = 'o', long, default_value = "yaml")]
+        output: String,
+        /// Selector (label query) to filter on, supports '=', '==', '!=', 'in', 'notin'.
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        /// Select all resources in the namespace of the specified resource types
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// `kubectl apply view-last-applied`: the annotation as YAML (sorted keys) or
+/// JSON indented by two spaces; objects without it are skipped, as upstream.
+async fn view_last_applied(ctx: &Ctx, sub: ApplySub) -> CmdResult {
+    let ApplySub::ViewLastApplied { args, files, output, selector, all } = sub;
+    if output != "yaml" && output != "json" {
+        return Err(CmdError::usage(
+            "apply view-last-applied",
+            format!("Unexpected -o output mode: {output}, the flag 'output' must be one of yaml|json"),
+        ));
+    }
+    for t in super::common::named_objects(ctx, &args, &files, selector.as_deref(), all).await? {
+        let api = ctx.api(&t.resource, t.namespace.as_deref()).await?;
+        let live = api.get(&t.name).await?;
+        let Some(orig) = original_of(&live) else { continue };
+        if output == "json" {
+            let mut buf = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"  ");
+            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+            serde::Serialize::serialize(&orig, &mut ser)?;
+            out(&format!("{}\n", String::from_utf8_lossy(&buf)));
+        } else {
+            out(&crate::util::to_yaml(&orig));
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(ctx: &Ctx, a: ApplyArgs) -> CmdResult {
+    if let Some(sub) = a.sub {
+        return view_last_applied(ctx, sub).await;
+    }
     if a.files.filename.is_empty() {
         return Err(CmdError::usage("apply", "must specify one of -f and -k"));
     }
