@@ -36,6 +36,24 @@ pub fn load_images(flags: &Flags, store: &ImageStore) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stop and remove every pod this kubelet's root dir holds (no apiserver needed).
+pub async fn cleanup(flags: &Flags) -> anyhow::Result<()> {
+    let images = Arc::new(ImageStore::open(&flags.root_dir.join("images"))?);
+    let runtime = Runtime { root: flags.root_dir.clone(), logs: flags.pod_logs_dir.clone(), shim: flags.shim(), images };
+    let uids = runtime.pods_on_disk();
+    let jobs = uids.iter().map(|uid| {
+        let pod: Option<Pod> = std::fs::read(runtime.pod_dir(uid).join("pod.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let cg = pod.as_ref().map(|p| crate::cgroups::pod_cgroup(&flags.cgroup_root, crate::qos::pod_qos(p), uid));
+        let runtime = &runtime;
+        async move { runtime.remove_pod(uid, Duration::ZERO, cg.as_deref()).await }
+    });
+    futures::future::join_all(jobs).await;
+    crate::cgroups::remove_root_if_empty(&flags.cgroup_root);
+    let _ = std::fs::remove_dir_all(flags.root_dir.join("libcontainer"));
+    tracing::info!(pods = uids.len(), "cleaned up");
+    Ok(())
+}
+
 /// Run the kubelet until `stop` is cancelled. Containers keep running afterwards.
 pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
     let node_name = flags.node_name();

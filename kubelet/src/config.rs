@@ -52,6 +52,10 @@ pub struct Flags {
     /// Path of the kubelet-shim binary (default: next to this binary).
     #[arg(long)]
     pub shim_path: Option<PathBuf>,
+    /// Do not run: stop every container this kubelet started (by its --root-dir),
+    /// remove their mounts, namespaces, cgroups and state, then exit (`ferrokube down`).
+    #[arg(long)]
+    pub cleanup: bool,
     /// How often node status and the node Lease are renewed, in seconds.
     #[arg(long, default_value_t = 10)]
     pub node_status_update_frequency: u64,

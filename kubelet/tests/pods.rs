@@ -261,3 +261,31 @@ async fn static_pod_runs_and_is_mirrored() {
     wait_gone(&pods, &mirror_name).await;
     wait_for(LONG, "static pod removal", || (!node.root().join("pods").join(&hash).exists()).then_some(()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_flag_removes_containers_mounts_and_cgroups() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let mut node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("lingering", &name, json!({"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    wait_pod(&pods, "lingering", "Running", |p| phase(p) == "Running").await;
+    node.kill();
+    let states = node.shim_states();
+    assert!(states.iter().any(|(_, s)| kubelet::runtime::manager::shim_alive(s)));
+    let out = std::process::Command::new(common::node::KUBELET)
+        .arg("--cleanup")
+        .arg("--root-dir")
+        .arg(node.root())
+        .arg("--pod-logs-dir")
+        .arg(node.logs())
+        .args(["--cgroup-root", &node.cg.name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(states.iter().all(|(_, s)| !kubelet::runtime::manager::shim_alive(s)));
+    assert!(mounts_under(node.dir.path()).is_empty(), "{:?}", mounts_under(node.dir.path()));
+    assert!(node.cg.leftover_dirs().is_empty(), "{:?}", node.cg.leftover_dirs());
+    assert!(!node.root().join("pods").exists() || std::fs::read_dir(node.root().join("pods")).unwrap().count() == 0);
+}

@@ -9,6 +9,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let flags = kubelet::config::Flags::parse();
+    if flags.cleanup {
+        return kubelet::agent::cleanup(&flags).await;
+    }
     let stop = client::CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {

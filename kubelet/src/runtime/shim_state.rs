@@ -61,11 +61,15 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// Start time of a process in clock ticks since boot, or None if it is gone.
+/// Start time of a process in clock ticks since boot, or None if it is gone
+/// (zombies count as gone: they wait only for their parent to reap them).
 pub fn process_start_ticks(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: parse after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
+    if rest.starts_with(['Z', 'X']) {
+        return None;
+    }
     // `rest` starts at field 3 (state); starttime is field 22.
     rest.split(' ').nth(19)?.parse().ok()
 }
