@@ -289,3 +289,33 @@ async fn cleanup_flag_removes_containers_mounts_and_cgroups() {
     assert!(node.cg.leftover_dirs().is_empty(), "{:?}", node.cg.leftover_dirs());
     assert!(!node.root().join("pods").exists() || std::fs::read_dir(node.root().join("pods")).unwrap().count() == 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_containers_run_in_order_before_the_app() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("inits", &name, json!({"restartPolicy": "Never",
+        "initContainers": [
+            {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo first"]},
+            {"name": "second", "image": "busybox", "command": ["sh", "-c", "echo second"]},
+        ],
+        "containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c", "echo app"], "env": [{"name": "GREETING", "value": "hi"}]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "inits", "Succeeded", |p| phase(p) == "Succeeded").await;
+    let inits = done["status"]["initContainerStatuses"].as_array().unwrap();
+    assert_eq!(inits.len(), 2);
+    for i in inits {
+        assert_eq!(i["state"]["terminated"]["reason"], "Completed", "{i}");
+    }
+    let uid = done["metadata"]["uid"].as_str().unwrap();
+    let started = |c: &str| {
+        let text = std::fs::read_to_string(node.logs().join(format!("default_inits_{uid}/{c}/0.log"))).unwrap();
+        assert!(text.contains(&format!("stdout F {c}")), "{text}");
+        chrono::DateTime::parse_from_rfc3339(text.split(' ').next().unwrap()).unwrap()
+    };
+    assert!(started("first") <= started("second") && started("second") <= started("app"));
+    pods.delete("inits", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "inits").await;
+}
