@@ -55,10 +55,13 @@ pub struct Running {
 impl Running {
     /// Stops serving; open watches end.
     pub async fn stop(self) {
+        // Ending every watch first lets the graceful shutdown finish.
+        self.store.cache().stop();
         let _ = self.shutdown.send(true);
-        // Streams (watches) keep connections open; give them a moment, then drop.
-        if tokio::time::timeout(Duration::from_secs(2), self.task).await.is_err() {
-            tracing::warn!("apiserver did not stop within 2s");
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), self.task).await.is_err() {
+            tracing::warn!("apiserver did not stop within 5s; aborting");
+            abort.abort();
         }
     }
 }
@@ -73,7 +76,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     bootstrap(&store, addr).await;
     if !cfg.compaction_interval.is_zero() {
-        tokio::spawn(compactor(storage, cfg.compaction_interval));
+        let stopped = store.cache().stopped();
+        let every = cfg.compaction_interval;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = compactor(storage, every) => {}
+                _ = stopped => {}
+            }
+        });
     }
 
     let svc = ApiService::new(store.clone(), metrics.clone(), VERSION.into());

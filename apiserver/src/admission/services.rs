@@ -65,27 +65,28 @@ impl ServiceRanges {
         v > self.base && v < self.base + self.size() - 1
     }
 
-    fn random_ip(&self, cache: &WatchCache, taken: &BTreeSet<u32>) -> Option<Ipv4Addr> {
+    fn random_ip(&self, cache: &WatchCache, avoid: &BTreeSet<String>) -> Option<Ipv4Addr> {
         let mut rng = rand::rng();
         // Offsets from 2: the first address is kept for the `kubernetes` Service.
         for _ in 0..256 {
             let ip = Ipv4Addr::from(self.base + rng.random_range(2..self.size() - 1));
-            if !taken.contains(&u32::from(ip)) && cache.get(&ip_key(ip)).is_none() {
+            if !avoid.contains(&ip_key(ip)) && cache.get(&ip_key(ip)).is_none() {
                 return Some(ip);
             }
         }
         None
     }
 
-    fn random_port(&self, cache: &WatchCache, taken: &BTreeSet<u16>) -> Option<u16> {
+    fn random_port(&self, cache: &WatchCache, taken: &BTreeSet<u16>, avoid: &BTreeSet<String>) -> Option<u16> {
+        let free = |p: u16| !taken.contains(&p) && !avoid.contains(&port_key(p)) && cache.get(&port_key(p)).is_none();
         let mut rng = rand::rng();
         for _ in 0..256 {
             let p = rng.random_range(self.node_ports.0..=self.node_ports.1);
-            if !taken.contains(&p) && cache.get(&port_key(p)).is_none() {
+            if free(p) {
                 return Some(p);
             }
         }
-        (self.node_ports.0..=self.node_ports.1).find(|p| !taken.contains(p) && cache.get(&port_key(*p)).is_none())
+        (self.node_ports.0..=self.node_ports.1).find(|p| free(*p))
     }
 }
 
@@ -124,8 +125,16 @@ pub struct Allocation {
 }
 
 /// Assigns the ClusterIP and node ports of `svc` (create when `old` is None)
-/// and returns the side writes that record them.
-pub fn allocate(ranges: &ServiceRanges, cache: &WatchCache, info: &ResourceInfo, svc: &mut Value, old: Option<&Value>) -> Result<Allocation, ApiError> {
+/// and returns the side writes that record them. Random picks skip `avoid`:
+/// keys found taken by earlier attempts that the cache may not show yet.
+pub fn allocate(
+    ranges: &ServiceRanges,
+    cache: &WatchCache,
+    info: &ResourceInfo,
+    svc: &mut Value,
+    old: Option<&Value>,
+    avoid: &BTreeSet<String>,
+) -> Result<Allocation, ApiError> {
     let name = svc.pointer("/metadata/name").and_then(|x| x.as_str()).unwrap_or_default().to_string();
     let ns = svc.pointer("/metadata/namespace").and_then(|x| x.as_str()).unwrap_or_default().to_string();
     let record = |ip: Ipv4Addr| {
@@ -145,7 +154,7 @@ pub fn allocate(ranges: &ServiceRanges, cache: &WatchCache, info: &ResourceInfo,
         let ip = match requested.as_str() {
             "None" => None,
             "" => {
-                let ip = ranges.random_ip(cache, &BTreeSet::new()).ok_or_else(|| {
+                let ip = ranges.random_ip(cache, avoid).ok_or_else(|| {
                     ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
                 })?;
                 out.random.push(ip_key(ip));
@@ -199,7 +208,7 @@ pub fn allocate(ranges: &ServiceRanges, cache: &WatchCache, info: &ResourceInfo,
                     now_held.insert(n);
                 }
                 _ => {
-                    let n = ranges.random_port(cache, &now_held.union(&before.ports).copied().collect()).ok_or_else(|| {
+                    let n = ranges.random_port(cache, &now_held.union(&before.ports).copied().collect(), avoid).ok_or_else(|| {
                         ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
                     })?;
                     p["nodePort"] = n.into();

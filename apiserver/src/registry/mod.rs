@@ -257,7 +257,8 @@ impl<S: Strategy> Kind for Typed<S> {
 
     fn fields(&self, v: &Value) -> Fields {
         let mut out = Fields::new();
-        if let Ok(obj) = serde_json::from_value::<S::Object>(v.clone()) {
+        // Deserializing from &Value borrows: no copy of the object.
+        if let Ok(obj) = <S::Object as serde::Deserialize>::deserialize(v) {
             self.0.fields(&obj, &mut out);
         }
         out

@@ -132,10 +132,12 @@ impl Store {
             namespace::admit_create(&self.cache, &self.storage, &info, &ns, &name).await?;
         }
         let key = key_for(info.plural, Some(&ns), &name);
-        for _ in 0..MAX_RETRIES {
+        let mut avoid = std::collections::BTreeSet::new();
+        // Random Service picks may collide with concurrent creates the cache has not seen yet.
+        for _ in 0..MAX_RETRIES * 4 {
             let mut obj = v.clone();
             let alloc = if info.plural == "services" && info.group.is_empty() {
-                services::allocate(&self.ranges, &self.cache, &info, &mut obj, None)?
+                services::allocate(&self.ranges, &self.cache, &info, &mut obj, None, &avoid)?
             } else {
                 Default::default()
             };
@@ -146,8 +148,10 @@ impl Store {
                 Ok(rev) => return Ok(to_served(obj, rev)),
                 Err(StorageError::AlreadyExists) => return Err(already_exists(&info, &name)),
                 Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(services::taken(&info, &obj, &k)),
-                // A random pick was taken meanwhile: pick again.
-                Err(StorageError::SideKeyExists(_)) => {}
+                // A random pick was taken meanwhile: pick again, avoiding it.
+                Err(StorageError::SideKeyExists(k)) => {
+                    avoid.insert(k);
+                }
                 Err(e) => return Err(storage(e)),
             }
         }
@@ -362,7 +366,7 @@ impl Store {
         meta_mut(&mut cmp_old).remove("resourceVersion");
         let mut side = Vec::new();
         if !status && info.plural == "services" && info.group.is_empty() {
-            side = services::allocate(&self.ranges, &self.cache, &info, &mut obj, Some(&old))?.side;
+            side = services::allocate(&self.ranges, &self.cache, &info, &mut obj, Some(&old), &Default::default())?.side;
         }
         if obj == cmp_old {
             // Nothing changed: no write, as upstream.

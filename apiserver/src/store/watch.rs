@@ -107,12 +107,24 @@ pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: La
     let prefix = if exact { filter.key.clone() } else { filter.key.clone() };
     match store.cache().subscribe(&prefix, after) {
         Ok(sub) => {
-            tokio::spawn(serve_from_cache(sub, filter, after.unwrap_or(0), tx, o.clone(), bookmark_for, info_target));
+            let stopped = store.cache().stopped();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = serve_from_cache(sub, filter, after.unwrap_or(0), tx, o.clone(), bookmark_for, info_target) => {}
+                    _ = stopped => {}
+                }
+            });
         }
         Err(_) => {
             let storage = store.storage().clone();
             let kinds = store.kinds().clone();
-            tokio::spawn(serve_from_etcd(storage, kinds, filter, after.unwrap_or(0), tx));
+            let stopped = store.cache().stopped();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = serve_from_etcd(storage, kinds, filter, after.unwrap_or(0), tx) => {}
+                    _ = stopped => {}
+                }
+            });
         }
     }
     Ok(Box::pin(ReceiverStream::new(rx)))

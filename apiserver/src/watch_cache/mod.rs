@@ -50,6 +50,8 @@ pub struct WatchCache {
     events: broadcast::Sender<Arc<CacheEvent>>,
     revision: watch::Sender<i64>,
     kinds: Kinds,
+    /// Set when the server stops: the etcd follower and every watch end.
+    stopped: watch::Sender<bool>,
 }
 
 /// What a subscriber gets: the events it missed (or the initial state), then a live feed.
@@ -74,10 +76,17 @@ impl WatchCache {
             events,
             revision,
             kinds,
+            stopped: watch::channel(false).0,
         });
         cache.relist(&storage).await?;
         let c = cache.clone();
-        tokio::spawn(async move { c.follow(storage).await });
+        let mut stopped = cache.stopped.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = c.follow(storage) => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        });
         Ok(cache)
     }
 
@@ -259,6 +268,19 @@ impl WatchCache {
             Some(_) => return Err(TooOld),
         };
         Ok(Subscription { initial, revision: st.revision, live })
+    }
+
+    /// Stops following etcd and ends every watch served from this cache.
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
+    }
+
+    /// Resolves once [`stop`](Self::stop) was called.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.stopped.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
     }
 
     pub fn kinds(&self) -> &Kinds {
