@@ -72,7 +72,7 @@ async fn unknown_fields_are_rejected_by_name() {
     let (reason, msg, _) =
         create_raw(&c, "configmaps", "default", json!({"metadata": {"name": "x", "lables": {}}, "data": {}})).await.unwrap_err();
     assert_eq!(reason, "BadRequest");
-    assert_eq!(msg, r#"strict decoding error: unknown field "metadata.lables""#);
+    assert_eq!(msg, r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "metadata.lables""#);
 }
 
 #[tokio::test]

@@ -181,7 +181,7 @@ pub struct Typed<S>(pub S);
 
 impl<S: Strategy> Typed<S> {
     fn decode(&self, v: Value) -> Result<S::Object, ApiError> {
-        strict::decode::<S::Object>(v)
+        strict::decode::<S::Object>(v, S::INFO.kind, S::INFO.version)
     }
 
     fn check_required(&self, v: &Value) -> Result<(), ApiError> {

@@ -6,16 +6,19 @@ use client::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Decodes `v` as `T`, failing with BadRequest on the first unknown fields.
-pub fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+/// Decodes `v` as `T` (of `kind` in `version`), failing with BadRequest on
+/// unknown fields, worded as upstream:
+/// `Pod in version "v1" cannot be handled as a Pod: strict decoding error: ...`.
+pub fn decode<T: DeserializeOwned>(v: Value, kind: &str, version: &str) -> Result<T, ApiError> {
+    let prefix = format!("{kind} in version {version:?} cannot be handled as a {kind}");
     let mut unknown = Vec::new();
     let obj: T = serde_ignored::deserialize(v, |path| unknown.push(render(&path)))
-        .map_err(|e| ApiError::new(400, "BadRequest", format!("error decoding object: {e}")))?;
+        .map_err(|e| ApiError::new(400, "BadRequest", format!("{prefix}: {e}")))?;
     if unknown.is_empty() {
         return Ok(obj);
     }
     let fields: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
-    Err(ApiError::new(400, "BadRequest", format!("strict decoding error: {}", fields.join(", "))))
+    Err(ApiError::new(400, "BadRequest", format!("{prefix}: strict decoding error: {}", fields.join(", "))))
 }
 
 /// `spec.?.containers.?.0.images` (serde_ignored's path) -> `spec.containers[0].images`.
@@ -47,16 +50,19 @@ mod tests {
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
             "spec": {"containers": [{"name": "c", "images": "busybox"}]}
         });
-        let err = decode::<Pod>(v).unwrap_err();
+        let err = decode::<Pod>(v, "Pod", "v1").unwrap_err();
         assert_eq!(err.0.reason, "BadRequest");
-        assert_eq!(err.0.message, r#"strict decoding error: unknown field "spec.containers[0].images""#);
+        assert_eq!(
+            err.0.message,
+            r#"Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].images""#
+        );
     }
 
     #[test]
     fn known_fields_decode() {
         let v = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
             "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-        let p: Pod = decode(v).unwrap();
+        let p: Pod = decode(v, "Pod", "v1").unwrap();
         assert_eq!(p.spec.unwrap().containers[0].image.as_deref(), Some("busybox"));
     }
 }
