@@ -32,6 +32,16 @@ impl Histogram {
         g.2 += v;
     }
 
+    /// Mean of the observations in seconds (0 when empty).
+    pub fn mean(&self) -> f64 {
+        let g = self.inner.lock();
+        if g.1 == 0 {
+            0.0
+        } else {
+            g.2 / g.1 as f64
+        }
+    }
+
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         let g = self.inner.lock();
         let sep = if labels.is_empty() { "" } else { "," };
