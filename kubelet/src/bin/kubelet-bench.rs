@@ -21,6 +21,12 @@ fn rss_kb(pid: i32) -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
+/// Proportional set size: shared pages (libc, the shim binary) split among their users.
+fn pss_kb(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("Pss:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
 fn pod(name: &str, node: &str) -> Pod {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "labels": {"bench": "1"}},
@@ -184,7 +190,13 @@ async fn bench(tc: &apiserver::testing::TestCluster, node: &str, dir: &tempfile:
         .filter_map(|s| rss_kb(s.shim_pid))
         .collect();
     let shim_mean = shims.iter().sum::<u64>() as f64 / shims.len().max(1) as f64;
-    println!("memory: kubelet RSS {kubelet_rss:.1} MB; {} shims, mean RSS {shim_mean:.0} kB", shims.len());
+    let pss: Vec<u64> = shim_states(&dir.path().join("root"))
+        .iter()
+        .filter(|s| kubelet::runtime::manager::shim_alive(s))
+        .filter_map(|s| pss_kb(s.shim_pid))
+        .collect();
+    let pss_mean = pss.iter().sum::<u64>() as f64 / pss.len().max(1) as f64;
+    println!("memory: kubelet RSS {kubelet_rss:.1} MB; {} shims, mean RSS {shim_mean:.0} kB, mean PSS {pss_mean:.0} kB", shims.len());
     delete_all(&pods, &names).await?;
     println!(
         "kubelet-bench pods={N} p50_ms={p50:.1} p99_ms={p99:.1} burst_s={:.2} kubelet_rss_mb={kubelet_rss:.1} shim_rss_kb={shim_mean:.0}",
