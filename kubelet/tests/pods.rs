@@ -319,3 +319,24 @@ async fn init_containers_run_in_order_before_the_app() {
     pods.delete("inits", &DeleteParams::default()).await.unwrap();
     wait_gone(&pods, "inits").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_network_pod_sees_the_host() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("hostnet", &name, json!({"restartPolicy": "Never", "hostNetwork": true,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "hostname; readlink /proc/self/ns/net"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "hostnet", "Succeeded", |p| phase(p) == "Succeeded").await;
+    assert_eq!(done["status"]["podIP"], "127.0.0.1");
+    let uid = done["metadata"]["uid"].as_str().unwrap();
+    let log = std::fs::read_to_string(node.logs().join(format!("default_hostnet_{uid}/c/0.log"))).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(log.contains(&format!("stdout F {}\n", host.trim())), "{log}");
+    let netns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert!(log.contains(&format!("stdout F {}\n", netns.display())), "host network namespace: {log}");
+    pods.delete("hostnet", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "hostnet").await;
+}
