@@ -87,8 +87,41 @@ impl Resource {
         }
     }
 
+    /// One resource by a pre-parsed key (the scorers' hot path).
+    pub fn get_key(&self, k: &ResKey) -> i64 {
+        match k {
+            ResKey::Cpu => self.milli_cpu,
+            ResKey::Memory => self.memory,
+            ResKey::EphemeralStorage => self.ephemeral_storage,
+            ResKey::Pods => self.allowed_pod_number,
+            ResKey::Scalar(n) => self.scalar.get(n).copied().unwrap_or(0),
+        }
+    }
+
     pub fn is_zero(&self) -> bool {
         self.milli_cpu == 0 && self.memory == 0 && self.ephemeral_storage == 0 && self.scalar.values().all(|v| *v == 0)
+    }
+}
+
+/// A resource name parsed once, so scoring does not compare strings per node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResKey {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Pods,
+    Scalar(String),
+}
+
+impl ResKey {
+    pub fn parse(name: &str) -> Self {
+        match name {
+            CPU => ResKey::Cpu,
+            MEMORY => ResKey::Memory,
+            EPHEMERAL_STORAGE => ResKey::EphemeralStorage,
+            PODS => ResKey::Pods,
+            other => ResKey::Scalar(other.to_string()),
+        }
     }
 }
 

@@ -6,9 +6,16 @@ use super::BALANCED_ALLOCATION;
 use crate::cache::NodeInfo;
 use crate::framework::{CycleState, Plugin, Point, MAX_NODE_SCORE};
 use crate::pod_info::PodInfo;
+use crate::resource::ResKey;
 
 pub struct BalancedAllocation {
-    pub resources: Vec<(String, i64)>,
+    keys: Vec<ResKey>,
+}
+
+impl BalancedAllocation {
+    pub fn new(resources: &[(String, i64)]) -> Self {
+        BalancedAllocation { keys: resources.iter().map(|(n, _)| ResKey::parse(n)).collect() }
+    }
 }
 
 impl Plugin for BalancedAllocation {
@@ -19,14 +26,18 @@ impl Plugin for BalancedAllocation {
         &[Point::Score]
     }
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let mut fractions = Vec::with_capacity(self.resources.len());
-        for (name, _) in &self.resources {
-            let (req, cap) = requested_and_allocatable(pod, node, name, true);
+        // No allocation per node: at most 16 resources are looked at.
+        let mut buf = [0f64; 16];
+        let mut len = 0;
+        for key in self.keys.iter().take(16) {
+            let (req, cap) = requested_and_allocatable(pod, node, key, true);
             if cap == 0 {
                 continue;
             }
-            fractions.push((req as f64 / cap as f64).min(1.0));
+            buf[len] = (req as f64 / cap as f64).min(1.0);
+            len += 1;
         }
+        let fractions = &buf[..len];
         let std = match fractions.len() {
             0 | 1 => 0.0,
             2 => (fractions[0] - fractions[1]).abs() / 2.0,
@@ -46,7 +57,7 @@ mod tests {
 
     #[test]
     fn balanced_scores() {
-        let b = BalancedAllocation { resources: vec![("cpu".into(), 1), ("memory".into(), 1)] };
+        let b = BalancedAllocation::new(&[("cpu".into(), 1), ("memory".into(), 1)]);
         let n = node_info("n", "4", "8Gi");
         // cpu 50%, memory 50%: perfectly balanced.
         assert_eq!(b.score(&CycleState::default(), &pod_info("p", "2", "4Gi"), &n), 100);

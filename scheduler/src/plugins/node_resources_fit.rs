@@ -6,15 +6,17 @@ use crate::cache::NodeInfo;
 use crate::config::{FitArgs, StrategyType};
 use crate::framework::{CycleState, Plugin, Point, Status, MAX_NODE_SCORE};
 use crate::pod_info::PodInfo;
-use crate::resource::{CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::resource::{ResKey, CPU, EPHEMERAL_STORAGE, MEMORY};
 
 pub struct NodeResourcesFit {
     args: FitArgs,
+    keys: Vec<(ResKey, i64)>,
 }
 
 impl NodeResourcesFit {
     pub fn new(args: FitArgs) -> Self {
-        NodeResourcesFit { args }
+        let keys = args.strategy.resources.iter().map(|(n, w)| (ResKey::parse(n), *w)).collect();
+        NodeResourcesFit { args, keys }
     }
 }
 
@@ -48,11 +50,11 @@ pub fn insufficient(pod: &PodInfo, node: &NodeInfo) -> Vec<String> {
 }
 
 /// Requested (node + pod) and allocatable of one resource, as the scorers see them.
-pub fn requested_and_allocatable(pod: &PodInfo, node: &NodeInfo, name: &str, use_requested: bool) -> (i64, i64) {
-    let alloc = node.allocatable.get(name);
-    let (node_req, pod_req) = match name {
-        CPU | MEMORY if !use_requested => (node.non_zero_requested.get(name), pod.non_zero.get(name)),
-        _ => (node.requested.get(name), pod.requests.get(name)),
+pub fn requested_and_allocatable(pod: &PodInfo, node: &NodeInfo, key: &ResKey, use_requested: bool) -> (i64, i64) {
+    let alloc = node.allocatable.get_key(key);
+    let (node_req, pod_req) = match key {
+        ResKey::Cpu | ResKey::Memory if !use_requested => (node.non_zero_requested.get_key(key), pod.non_zero.get_key(key)),
+        _ => (node.requested.get_key(key), pod.requests.get_key(key)),
     };
     (node_req + pod_req, alloc)
 }
@@ -106,8 +108,8 @@ impl Plugin for NodeResourcesFit {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let s = &self.args.strategy;
         let (mut sum, mut wsum) = (0, 0);
-        for (name, weight) in &s.resources {
-            let (req, cap) = requested_and_allocatable(pod, node, name, false);
+        for (key, weight) in &self.keys {
+            let (req, cap) = requested_and_allocatable(pod, node, key, false);
             if cap == 0 {
                 continue;
             }

@@ -46,6 +46,9 @@ impl Plugin for TaintToleration {
         Status::success()
     }
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> i64 {
+        if node.taints.is_empty() {
+            return 0;
+        }
         let empty = vec![];
         let tols: &Vec<Toleration> = state.read(PREFER_TOLS).unwrap_or(&empty);
         node.taints.iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerated(tols, t)).count() as i64
