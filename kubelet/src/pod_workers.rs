@@ -378,7 +378,7 @@ fn crashloop(kl: &Kubelet, w: &mut WorkerState, ctx: &PodContext, name: &str) {
             reason: "CrashLoopBackOff".into(),
             message: format!(
                 "back-off {}s restarting failed container={} pod={}_{}({})",
-                delay.as_secs() / 2 * 2 / if delay.as_secs() > 10 { 2 } else { 1 },
+                delay.as_secs(),
                 name,
                 ctx.name,
                 ctx.namespace,

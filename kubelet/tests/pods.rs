@@ -167,6 +167,8 @@ async fn crashing_pod_backs_off_with_growing_delays() {
     assert_eq!(cs["lastState"]["terminated"]["exitCode"], 2);
     assert_eq!(cs["lastState"]["terminated"]["reason"], "Error");
     assert_eq!(phase(&looping), "Running");
+    let msg = cs["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("back-off 10s restarting failed container=c pod=crash_default("), "{msg}");
     wait_pod(&pods, "crash", "three restarts", |p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(3)).await;
     // Gaps between one run's end and the next run's start: none, then 10 s, then 20 s.
     let uid = looping["metadata"]["uid"].as_str().unwrap().to_string();
