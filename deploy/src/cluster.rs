@@ -113,10 +113,41 @@ pub fn up(workdir: &Path, apiserver_port: u16, bin_dir: Option<PathBuf>) -> anyh
         st.components.push(Component { name: "kube-apiserver".into(), bin: "kube-apiserver".into(), pid, port: api_port, health: "/readyz".into() });
         save(workdir, &st)?;
         wait_healthy(st.components.last().expect("pushed"), workdir, Duration::from_secs(30))?;
+
+        let server = format!("127.0.0.1:{api_port}");
+        let port = process::free_port()?;
+        let args: Vec<String> = vec![
+            "--master".into(), server.clone(),
+            "--bind-address".into(), "127.0.0.1".into(),
+            "--secure-port".into(), port.to_string(),
+        ];
+        let pid = process::spawn(&bin_dir.join("kube-scheduler"), &args, &workdir.join("logs/kube-scheduler.log"))?;
+        st.components.push(Component { name: "kube-scheduler".into(), bin: "kube-scheduler".into(), pid, port, health: "/healthz".into() });
+        save(workdir, &st)?;
+        wait_healthy(st.components.last().expect("pushed"), workdir, Duration::from_secs(30))?;
+
+        // One node on this machine. Containers need root (namespaces, cgroups, mounts).
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("warning: not root: no node is started (the kubelet needs root); pods will stay Pending");
+            return Ok(());
+        }
+        let port = process::free_port()?;
+        let mut args = kubelet_dirs(workdir);
+        args.extend([
+            "--apiserver".into(), server,
+            "--hostname-override".into(), NODE.into(),
+            "--healthz-bind-address".into(), format!("127.0.0.1:{port}"),
+            "--load-test-images".into(),
+        ]);
+        let pid = process::spawn(&bin_dir.join("kubelet"), &args, &workdir.join("logs/kubelet.log"))?;
+        st.components.push(Component { name: "kubelet".into(), bin: "kubelet".into(), pid, port, health: "/healthz".into() });
+        save(workdir, &st)?;
+        wait_healthy(st.components.last().expect("pushed"), workdir, Duration::from_secs(60))?;
         Ok(())
     })();
     if let Err(e) = result {
         stop_all(&st);
+        cleanup_node(workdir, &st);
         let _ = std::fs::remove_file(state_path(workdir));
         return Err(e);
     }
@@ -130,10 +161,45 @@ pub fn up(workdir: &Path, apiserver_port: u16, bin_dir: Option<PathBuf>) -> anyh
     println!("Use it with ferrokube's kubectl:");
     println!("  export KUBECONFIG={}", kc.display());
     println!("  export PATH={}:$PATH", bin_dir.display());
-    println!("  kubectl get namespaces");
+    println!("  kubectl get nodes");
+    println!("  kubectl run hello --image=busybox --restart=Never -- echo hello");
     println!();
     println!("Logs are in {}/logs. Stop it with: ferrokube down", workdir.display());
     Ok(())
+}
+
+/// The node `up` starts on this machine.
+const NODE: &str = "ferrokube-node";
+
+/// Where the kubelet keeps its state, logs and cgroups, all owned by this workdir.
+fn kubelet_dirs(workdir: &Path) -> Vec<String> {
+    vec![
+        "--root-dir".into(), workdir.join("kubelet").display().to_string(),
+        "--pod-logs-dir".into(), workdir.join("pod-logs").display().to_string(),
+        "--cgroup-root".into(), format!("ferrokube-{}", cgroup_suffix(workdir)),
+    ]
+}
+
+/// A cgroup name unique to this workdir, so two clusters never share one.
+fn cgroup_suffix(workdir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    workdir.hash(&mut h);
+    format!("{:08x}", h.finish() as u32)
+}
+
+/// Stops the node's containers and removes their mounts, cgroups and state.
+fn cleanup_node(workdir: &Path, st: &State) {
+    let Some(k) = st.components.iter().find(|c| c.name == "kubelet") else { return };
+    let bin = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(&k.bin)));
+    let Some(bin) = bin.filter(|b| b.is_file()) else { return };
+    let mut args = kubelet_dirs(workdir);
+    args.push("--cleanup".into());
+    match std::process::Command::new(&bin).args(&args).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => eprintln!("warning: kubelet --cleanup failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => eprintln!("warning: kubelet --cleanup: {e}"),
+    }
 }
 
 fn stop_all(st: &State) {
@@ -149,12 +215,13 @@ pub fn down(workdir: &Path) -> anyhow::Result<()> {
         return Ok(());
     };
     stop_all(&st);
+    cleanup_node(workdir, &st);
     for c in &st.components {
         if process::alive(c.pid, &c.bin) {
             bail!("{} (pid {}) did not stop", c.name, c.pid);
         }
     }
-    for sub in ["etcd", "logs", "kubeconfig", "state.json"] {
+    for sub in ["etcd", "logs", "kubeconfig", "state.json", "kubelet", "pod-logs"] {
         let p = workdir.join(sub);
         if p.is_dir() {
             std::fs::remove_dir_all(&p)?;
