@@ -110,14 +110,16 @@ async fn two_containers_talk_over_localhost_and_share_hostname() {
     let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
     let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
     let p = pod("duo", &name, json!({"restartPolicy": "Never", "containers": [
-        {"name": "server", "image": "busybox", "command": ["sh", "-c", "nc -l -p 7777"]},
+        // `nc -l` alone quits at stdin EOF before late data arrives; -e hands the
+        // connection to a reader that prints the first line on stderr.
+        {"name": "server", "image": "busybox", "command": ["nc", "-l", "-p", "7777", "-e", "sh", "-c", "head -n1 >&2"]},
         {"name": "client", "image": "busybox", "command": ["sh", "-c", "hostname; until echo ping-over-lo | nc 127.0.0.1 7777; do sleep 0.1; done"]},
     ]}));
     pods.create(&PostParams::default(), &p).await.unwrap();
     let done = wait_pod(&pods, "duo", "Succeeded", |p| phase(p) == "Succeeded").await;
     let uid = done["metadata"]["uid"].as_str().unwrap();
     let srv = std::fs::read_to_string(node.logs().join(format!("default_duo_{uid}/server/0.log"))).unwrap();
-    assert!(srv.contains("stdout F ping-over-lo"), "{srv}");
+    assert!(srv.contains("stderr F ping-over-lo"), "{srv}");
     let cli = std::fs::read_to_string(node.logs().join(format!("default_duo_{uid}/client/0.log"))).unwrap();
     assert!(cli.contains("stdout F duo\n"), "hostname is the pod name: {cli}");
     pods.delete("duo", &DeleteParams::default()).await.unwrap();
