@@ -165,7 +165,8 @@ fn sandbox_namespaces_are_shared_by_containers() {
     };
     let (srv_state, srv_log) = env.start(
         "server",
-        &join("server", &["sh", "-c", "readlink /proc/self/ns/ipc; nc -l -p 9999"]),
+        // `nc -l` alone quits at stdin EOF before late data; -e hands the connection to a reader.
+        &join("server", &["sh", "-c", "readlink /proc/self/ns/ipc; exec nc -l -p 9999 -e sh -c 'head -n1 >&2'"]),
     );
     wait_for(LONG, "server start", || std::fs::read_to_string(&srv_log).ok().filter(|t| t.contains("ipc:")));
     let (cli_state, cli_log) = env.start(
@@ -177,7 +178,7 @@ fn sandbox_namespaces_are_shared_by_containers() {
     let s = wait_exited(&srv_state);
     assert_eq!(s.exit_code, Some(0));
     let srv = std::fs::read_to_string(&srv_log).unwrap();
-    assert!(srv.contains("stdout F hi-over-localhost"), "{srv}");
+    assert!(srv.contains("stderr F hi-over-localhost"), "{srv}");
     let cli = std::fs::read_to_string(&cli_log).unwrap();
     assert!(cli.contains("stdout F my-pod"), "hostname from the sandbox: {cli}");
     // Both containers are in the sandbox's IPC namespace (SysV IPC is shared).
