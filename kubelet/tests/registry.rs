@@ -88,8 +88,30 @@ async fn pulls_from_a_local_registry_and_reports_missing_images() {
     let log = std::fs::read_to_string(node.logs().join(format!("default_pulled_{uid}/c/0.log"))).unwrap();
     assert!(log.contains("stdout F pulled"));
 
+    // Watch rather than poll: ErrImagePull may last less than a polling interval.
     let reason = |p: &Value| p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"].as_str().unwrap_or("").to_string();
-    let first = wait_pod(&pods, "missing", |p| reason(p) == "ErrImagePull").await;
-    assert_eq!(first["status"]["phase"], "Pending");
-    wait_pod(&pods, "missing", |p| reason(p) == "ImagePullBackOff").await;
+    let wp = client::WatchParams::default().fields("metadata.name=missing");
+    let mut events = Box::pin(pods.watch(&wp, "0").await.unwrap());
+    let mut seen: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !(seen.iter().any(|r| r == "ErrImagePull") && seen.last().map(String::as_str) == Some("ImagePullBackOff")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let p = match tokio::time::timeout(left, futures::StreamExt::next(&mut events)).await {
+            Err(_) => panic!("timed out; reasons seen {seen:?}"),
+            Ok(None) => panic!("watch ended; reasons seen {seen:?}"),
+            Ok(Some(Err(e))) => panic!("watch failed: {e}"),
+            Ok(Some(Ok(client::WatchEvent::Added(p) | client::WatchEvent::Modified(p)))) => p,
+            Ok(Some(Ok(_))) => continue,
+        };
+        let v = serde_json::to_value(&p).unwrap();
+        let r = reason(&v);
+        if r == "ErrImagePull" {
+            assert_eq!(v["status"]["phase"], "Pending");
+        }
+        if !r.is_empty() && seen.last() != Some(&r) {
+            seen.push(r);
+        }
+    }
+    let first = seen.iter().position(|r| r == "ErrImagePull").unwrap();
+    assert!(seen[first..].iter().any(|r| r == "ImagePullBackOff"), "ErrImagePull then ImagePullBackOff: {seen:?}");
 }
