@@ -212,7 +212,7 @@ impl Store {
         let prefix = prefix_for(t.info().plural, t.namespace.as_deref());
         let exact = o.resource_version_match == "Exact";
         if o.limit > 0 || !o.continue_token.is_empty() || exact {
-            return self.list_from_etcd(t, &prefix, o, &ls, &fs).await;
+            return self.list_from_etcd(&prefix, o, &ls, &fs).await;
         }
         // Served from the watch cache, once it is at least as fresh as asked.
         let min_rev = match o.resource_version.as_str() {
@@ -226,13 +226,13 @@ impl Store {
         let (objs, rev) = self.cache.list(&prefix);
         let items = objs
             .iter()
-            .filter(|o| in_namespace(&prefix, &o.key) && ls.matches(&o.labels) && fs.matches(&o.fields))
+            .filter(|o| ls.matches(&o.labels) && fs.matches(&o.fields))
             .map(|o| o.raw.clone())
             .collect();
         Ok(ListResult { items, resource_version: rev, continue_token: String::new(), remaining: None })
     }
 
-    async fn list_from_etcd(&self, t: &Target, prefix: &str, o: &ListOptions, ls: &LabelSelector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
+    async fn list_from_etcd(&self, prefix: &str, o: &ListOptions, ls: &LabelSelector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
         let (mut revision, mut start) = if o.continue_token.is_empty() {
             let rev = match o.resource_version.as_str() {
                 "" | "0" => 0,
@@ -259,9 +259,6 @@ impl Store {
             }
             let last = page.items.last().map(|s| s.key.clone());
             for s in page.items {
-                if !in_namespace(prefix, &s.key) {
-                    continue;
-                }
                 let Some(obj) = crate::watch_cache::decorate(&self.kinds, &s.key, &s.value, s.mod_revision) else { continue };
                 if ls.matches(&obj.labels) && fs.matches(&obj.fields) {
                     items.push(obj.raw);
@@ -271,7 +268,6 @@ impl Store {
             if !page.more || (items.len() as i64) >= limit {
                 let cont = if page.more { next.map(|k| encode_continue(revision, &k)).unwrap_or_default() } else { String::new() };
                 let remaining = page.more.then(|| (page.count - want).max(0));
-                let _ = t;
                 return Ok(ListResult { items, resource_version: revision, continue_token: cont, remaining });
             }
             start = next;
@@ -605,12 +601,6 @@ fn set_condition(pod: &mut Value, ty: &str, status: &str) {
     let mut conds: Vec<Value> = conds.into_iter().filter(|c| c.get("type").and_then(|t| t.as_str()) != Some(ty)).collect();
     conds.push(serde_json::json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now()}));
     pod["status"]["conditions"] = conds.into();
-}
-
-/// A namespaced prefix `/registry/pods/` must not match `/registry/podsx/`;
-/// keys under it are `<prefix><ns>/<name>` or `<prefix><name>`.
-fn in_namespace(prefix: &str, key: &str) -> bool {
-    key.starts_with(prefix)
 }
 
 fn encode_continue(rev: i64, key: &str) -> String {

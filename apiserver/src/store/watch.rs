@@ -104,8 +104,8 @@ pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: La
     let (tx, rx) = mpsc::channel(1024);
     let bookmark_for = store.cache().clone();
     let info_target = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
-    let prefix = if exact { filter.key.clone() } else { filter.key.clone() };
-    match store.cache().subscribe(&prefix, after) {
+    // For one object the key doubles as the prefix; the filter drops longer names it also catches.
+    match store.cache().subscribe(&filter.key.clone(), after) {
         Ok(sub) => {
             let stopped = store.cache().stopped();
             tokio::spawn(async move {
