@@ -130,8 +130,9 @@ fn rref(group: &str, resource: &str, ns: &str, name: &str) -> ResourceRef {
     ResourceRef { group: group.into(), version: String::new(), resource: resource.into(), namespace: ns.into(), name: name.into(), subresource: String::new() }
 }
 
-/// Objects every cluster starts with: the four system namespaces and the
-/// `kubernetes` Service (first ClusterIP) with its Endpoints.
+/// Objects every cluster starts with: the four system namespaces, the two
+/// system PriorityClasses and the `kubernetes` Service (first ClusterIP) with
+/// its Endpoints.
 async fn bootstrap(store: &Store, addr: SocketAddr) {
     let create = |r: ResourceRef, v: serde_json::Value| async move {
         let t = match store.target(&r, false) {
@@ -149,6 +150,10 @@ async fn bootstrap(store: &Store, addr: SocketAddr) {
     };
     for ns in crate::admission::namespace::IMMORTAL {
         create(rref("", "namespaces", "", ""), serde_json::json!({"metadata": {"name": ns}})).await;
+    }
+    // Upstream's scheduling/bootstrap-system-priority-classes.
+    for pc in crate::admission::priority::system_classes() {
+        create(rref("scheduling.k8s.io", "priorityclasses", "", ""), pc).await;
     }
     let ip = store.ranges().first_ip().to_string();
     create(

@@ -1,4 +1,50 @@
 //! Admission: checks and mutations that need more than the object itself.
+//! They run after the kind's strategy has defaulted and validated the object.
 
 pub mod namespace;
+pub mod priority;
 pub mod services;
+
+use client::ApiError;
+use serde_json::Value;
+
+use crate::registry::ResourceInfo;
+use crate::storage::Storage;
+use crate::watch_cache::WatchCache;
+
+fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
+    info.group == group && info.plural == plural
+}
+
+/// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses).
+pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let meta = |f: &str| obj.pointer(&format!("/metadata/{f}")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let (ns, name) = (meta("namespace"), meta("name"));
+    if info.plural != "namespaces" {
+        namespace::admit_create(cache, storage, info, &ns, &name).await?;
+    }
+    if is(info, "", "pods") {
+        priority::admit_pod(cache, storage, info, obj).await?;
+    } else if is(info, "scheduling.k8s.io", "priorityclasses") {
+        priority::validate_class(cache, storage, info, obj, false).await?;
+    }
+    Ok(())
+}
+
+/// On update (not status): Priority's PriorityClass check.
+pub async fn admit_update(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    if is(info, "scheduling.k8s.io", "priorityclasses") {
+        priority::validate_class(cache, storage, info, obj, true).await?;
+    }
+    Ok(())
+}
+
+/// On delete: the immortal namespaces and the system PriorityClasses stay.
+pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
+    if is(info, "", "namespaces") {
+        namespace::admit_delete(info, name)?;
+    } else if is(info, "scheduling.k8s.io", "priorityclasses") {
+        priority::admit_delete(info, name)?;
+    }
+    Ok(())
+}

@@ -42,3 +42,11 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
     }
     Ok(())
 }
+
+/// The namespaces every cluster starts with may not be deleted.
+pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
+    if IMMORTAL.contains(&name) {
+        return Err(errors::forbidden(info, name, "this namespace may not be deleted"));
+    }
+    Ok(())
+}

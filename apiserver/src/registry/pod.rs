@@ -1,5 +1,5 @@
-//! Pod: pod-only defaults (SetDefaults_Pod plus the DefaultTolerationSeconds,
-//! Priority and ServiceAccount admission defaults), status Pending + qosClass on
+//! Pod: pod-only defaults (SetDefaults_Pod plus the DefaultTolerationSeconds
+//! and ServiceAccount admission defaults), status Pending + qosClass on
 //! create, the narrow set of mutable spec fields on update, status updates.
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodIP, HostIP, PodSpec, Toleration};
@@ -66,20 +66,14 @@ fn default_tolerations(spec: &mut PodSpec) {
     }
 }
 
-/// The Priority admission plugin for the classes it knows without a lookup:
-/// none (priority 0) and the two built-in system classes.
-fn default_priority(spec: &mut PodSpec) {
-    let value = match spec.priority_class_name.as_deref().unwrap_or("") {
-        "" => Some(0),
-        "system-cluster-critical" => Some(2_000_000_000),
-        "system-node-critical" => Some(2_000_001_000),
-        _ => None,
-    };
-    if let Some(v) = value {
-        spec.priority = Some(v);
-        if spec.preemption_policy.is_none() {
-            spec.preemption_policy = Some("PreemptLowerPriority".into());
-        }
+/// Priority admission sets priority and preemptionPolicy on create; an update
+/// that omits them keeps the old values (they are immutable), as upstream.
+fn keep_priority(new: &mut PodSpec, old: &PodSpec) {
+    if new.priority.is_none() {
+        new.priority = old.priority;
+    }
+    if new.preemption_policy.is_none() {
+        new.preemption_policy = old.preemption_policy.clone();
     }
 }
 
@@ -197,7 +191,6 @@ impl Strategy for PodStrategy {
     fn prepare_for_create(&self, pod: &mut Pod) {
         if let Some(spec) = pod.spec.as_mut() {
             default_tolerations(spec);
-            default_priority(spec);
             // The ServiceAccount admission plugin.
             if spec.service_account_name.as_deref().unwrap_or("").is_empty() {
                 spec.service_account_name = Some("default".into());
@@ -220,6 +213,12 @@ impl Strategy for PodStrategy {
             }]);
         }
         pod.status = Some(status);
+    }
+
+    fn prepare_for_update(&self, new: &mut Pod, old: &Pod) {
+        if let (Some(n), Some(o)) = (new.spec.as_mut(), old.spec.as_ref()) {
+            keep_priority(n, o);
+        }
     }
 
     fn validate(&self, pod: &Pod) -> ErrorList {
@@ -322,8 +321,8 @@ mod tests {
         let spec = &p["spec"];
         assert_eq!(spec["containers"][0]["resources"]["requests"], json!({"cpu": "1", "memory": "1Gi"}));
         assert_eq!(spec["enableServiceLinks"], json!(true));
-        assert_eq!(spec["priority"], json!(0));
-        assert_eq!(spec["preemptionPolicy"], json!("PreemptLowerPriority"));
+        // priority is the Priority admission's (crate::admission::priority).
+        assert_eq!(spec.get("priority"), None);
         assert_eq!(spec["serviceAccountName"], json!("default"));
         assert_eq!(spec["restartPolicy"], json!("Always"));
         assert_eq!(

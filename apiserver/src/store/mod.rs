@@ -17,7 +17,7 @@ use serde_json::Value;
 pub use meta::MAX_BODY;
 pub use watch::{WatchOptions, WatchStream};
 
-use crate::admission::{namespace, services, services::ServiceRanges};
+use crate::admission::{self, services, services::ServiceRanges};
 use crate::registry::{Kind, Kinds, ResourceInfo};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::storage::{key_for, prefix_for, SideOp, Storage, StorageError};
@@ -125,12 +125,10 @@ impl Store {
         let info = *t.info();
         let mut v = parse_body(raw, &info)?;
         prepare_create(&mut v, &info, t.namespace.as_deref())?;
-        let v = t.kind.admit_create(v)?;
+        let mut v = t.kind.admit_create(v)?;
+        admission::admit_create(&self.cache, &self.storage, &info, &mut v).await?;
         let name = name_of(&v);
         let ns = meta_str(&v, "namespace").unwrap_or_default().to_string();
-        if info.plural != "namespaces" {
-            namespace::admit_create(&self.cache, &self.storage, &info, &ns, &name).await?;
-        }
         let key = key_for(info.plural, Some(&ns), &name);
         let mut avoid = std::collections::BTreeSet::new();
         // Random Service picks may collide with concurrent creates the cache has not seen yet.
@@ -335,6 +333,7 @@ impl Store {
                 }
             }
             let mut obj = t.kind.admit_update(new, &old)?;
+            admission::admit_update(&self.cache, &self.storage, &info, &obj).await?;
             if info.tracks_generation {
                 let g = meta(&old).get("generation").and_then(|g| g.as_i64()).unwrap_or(1);
                 let g = if spec_changed(&obj, &old) { g + 1 } else { g };
@@ -426,9 +425,7 @@ impl Store {
     /// Deletes or starts deleting. Returns the object and whether it is gone.
     pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), ApiError> {
         let info = *t.info();
-        if info.plural == "namespaces" && namespace::IMMORTAL.contains(&t.name.as_str()) {
-            return Err(forbidden(&info, &t.name, &format!("this namespace may not be deleted")));
-        }
+        admission::admit_delete(&info, &t.name)?;
         for _ in 0..MAX_RETRIES {
             let cur = self.read(t).await?;
             let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
