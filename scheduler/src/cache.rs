@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Taint};
 
+use crate::listers::ListerHandle;
 use crate::pod_info::{HostPort, PodInfo};
 use crate::resource::{node_allocatable, Resource};
 use crate::selector::Labels;
@@ -120,6 +121,8 @@ pub struct Snapshot {
     pub have_pods_with_required_anti_affinity: Vec<usize>,
     /// Image name -> number of nodes that have it.
     pub image_nodes: Arc<HashMap<String, usize>>,
+    /// Namespaces, workloads and PDBs (set by the scheduler; empty by default).
+    pub listers: ListerHandle,
     generation: u64,
 }
 

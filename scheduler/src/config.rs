@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use serde_json::Value;
 
 use crate::framework::{Framework, Plugin, Point};
+use crate::plugins::pod_topology_spread::SpreadArgs;
 use crate::plugins::{self, DEFAULT_PLUGINS};
 
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
@@ -62,11 +64,12 @@ pub struct PluginArgs {
     pub fit: FitArgs,
     pub balanced_resources: Vec<(String, i64)>,
     pub hard_pod_affinity_weight: i64,
+    pub spread: SpreadArgs,
 }
 
 impl Default for PluginArgs {
     fn default() -> Self {
-        PluginArgs { fit: FitArgs::default(), balanced_resources: default_resources(), hard_pod_affinity_weight: 1 }
+        PluginArgs { fit: FitArgs::default(), balanced_resources: default_resources(), hard_pod_affinity_weight: 1, spread: SpreadArgs::default() }
     }
 }
 
@@ -231,6 +234,42 @@ fn weighted(list: &[Value], what: &str) -> Result<Vec<(String, i64)>, ConfigErro
         .collect()
 }
 
+/// PodTopologySpreadArgs, validated as upstream's ValidatePodTopologySpreadArgs.
+fn spread_args(v: &Value) -> Result<SpreadArgs, ConfigError> {
+    let bad = |m: String| ConfigError::Invalid(m);
+    let constraints: Vec<TopologySpreadConstraint> = match v.get("defaultConstraints") {
+        Some(c) => serde_json::from_value(c.clone()).map_err(|e| bad(format!("defaultConstraints: {e}")))?,
+        None => vec![],
+    };
+    let system = match v.get("defaultingType").and_then(Value::as_str).unwrap_or("System") {
+        "System" => true,
+        "List" => false,
+        other => return Err(bad(format!("defaultingType: Unsupported value: {other:?}: supported values: \"System\", \"List\""))),
+    };
+    if system && !constraints.is_empty() {
+        return Err(bad("defaultingType: Invalid value: \"System\": when .defaultConstraints are not empty".into()));
+    }
+    for (i, c) in constraints.iter().enumerate() {
+        let p = format!("defaultConstraints[{i}]");
+        if c.max_skew <= 0 {
+            return Err(bad(format!("{p}.maxSkew: Invalid value: {}: not in valid range", c.max_skew)));
+        }
+        if c.topology_key.is_empty() {
+            return Err(bad(format!("{p}.topologyKey: Required value: can not be empty")));
+        }
+        if !["DoNotSchedule", "ScheduleAnyway"].contains(&c.when_unsatisfiable.as_str()) {
+            return Err(bad(format!("{p}.whenUnsatisfiable: Unsupported value: {:?}: supported values: \"DoNotSchedule\", \"ScheduleAnyway\"", c.when_unsatisfiable)));
+        }
+        if c.label_selector.is_some() {
+            return Err(bad(format!("{p}.labelSelector: Forbidden: constraint must not define a selector, as they deduced for each pod")));
+        }
+        if constraints[..i].iter().any(|o| o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable) {
+            return Err(bad(format!("{p}: Duplicate value: {{{:?}, {:?}}}", c.topology_key, c.when_unsatisfiable)));
+        }
+    }
+    Ok(SpreadArgs { system_defaulting: system, default_constraints: constraints })
+}
+
 fn plugin_args(cfgs: &[RawPluginConfig]) -> Result<PluginArgs, ConfigError> {
     let mut args = PluginArgs::default();
     for pc in cfgs {
@@ -274,6 +313,7 @@ fn plugin_args(cfgs: &[RawPluginConfig]) -> Result<PluginArgs, ConfigError> {
                     args.hard_pod_affinity_weight = w;
                 }
             }
+            plugins::POD_TOPOLOGY_SPREAD => args.spread = spread_args(&pc.args)?,
             _ => {}
         }
     }
@@ -454,6 +494,8 @@ mod tests {
         assert_eq!(w["TaintToleration"], 3);
         assert_eq!(w["NodeAffinity"], 2);
         assert_eq!(w["InterPodAffinity"], 2);
+        assert_eq!(w["PodTopologySpread"], 2);
+        assert!(p.args.spread.system_defaulting);
         assert_eq!(w["NodeResourcesFit"], 1);
         assert_eq!(w["NodeResourcesBalancedAllocation"], 1);
         assert_eq!(w["ImageLocality"], 1);
@@ -518,5 +560,18 @@ profiles:
         assert!(SchedulerConfig::from_yaml(bad_plugin).is_err());
         let dup = "profiles:\n- schedulerName: a\n- schedulerName: a\n";
         assert!(SchedulerConfig::from_yaml(dup).is_err());
+    }
+
+    #[test]
+    fn pod_topology_spread_args() {
+        let doc = |args: &str| format!("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n  - name: PodTopologySpread\n    args:\n{args}");
+        let c = SchedulerConfig::from_yaml(&doc("      defaultingType: List\n      defaultConstraints:\n      - maxSkew: 2\n        topologyKey: zone\n        whenUnsatisfiable: ScheduleAnyway\n")).unwrap();
+        let spread = &c.profiles[0].args.spread;
+        assert!(!spread.system_defaulting);
+        assert_eq!((spread.default_constraints[0].max_skew, spread.default_constraints[0].topology_key.as_str()), (2, "zone"));
+        let err = |args: &str| SchedulerConfig::from_yaml(&doc(args)).unwrap_err().to_string();
+        assert!(err("      defaultConstraints:\n      - maxSkew: 1\n        topologyKey: zone\n        whenUnsatisfiable: ScheduleAnyway\n").contains("defaultingType: Invalid value: \"System\": when .defaultConstraints are not empty"));
+        assert!(err("      defaultingType: List\n      defaultConstraints:\n      - maxSkew: 1\n        topologyKey: zone\n        whenUnsatisfiable: ScheduleAnyway\n        labelSelector: {}\n").contains("defaultConstraints[0].labelSelector: Forbidden: constraint must not define a selector"));
+        assert!(err("      defaultingType: Sometimes\n").contains("defaultingType: Unsupported value: \"Sometimes\""));
     }
 }

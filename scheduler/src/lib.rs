@@ -3,6 +3,7 @@
 //! - [`queue`]: active / backoff / unschedulable pods.
 //! - [`cache`]: nodes with their bound and assumed pods; the per-cycle snapshot.
 //! - [`framework`]: extension points and plugin lists of a profile.
+//! - [`listers`]: namespaces, workloads and PDBs the plugins read.
 //! - [`plugins`]: one module per upstream plugin.
 //! - [`config`]: KubeSchedulerConfiguration v1.
 //! - [`schedule_one`]: one attempt for one pod; [`scheduler`]: the loop;
@@ -11,6 +12,7 @@
 pub mod cache;
 pub mod config;
 pub mod framework;
+pub mod listers;
 pub mod plugins;
 pub mod pod_info;
 pub mod quantity;

@@ -21,13 +21,15 @@ impl HostPort {
     }
 }
 
-/// A pod (anti-)affinity term with its selectors compiled.
+/// A pod (anti-)affinity term with its selectors compiled (upstream framework.AffinityTerm).
 #[derive(Debug, Clone)]
 pub struct AffinityTerm {
     pub selector: Selector,
+    /// `namespaces`, or the pod's own namespace when both `namespaces` and
+    /// `namespaceSelector` are unset.
     pub namespaces: Vec<String>,
-    /// An empty namespaceSelector: every namespace.
-    pub all_namespaces: bool,
+    /// `namespaceSelector`: nil selects no namespace, `{}` every namespace.
+    pub namespace_selector: Selector,
     pub topology_key: String,
 }
 
@@ -45,20 +47,47 @@ impl AffinityTerm {
                 selector.add(Requirement { key: k.clone(), op: Op::NotIn(vec![v.clone()]) });
             }
         }
-        let all_namespaces = t.namespace_selector.as_ref().is_some_and(|s| {
-            s.match_labels.as_ref().is_none_or(|m| m.is_empty()) && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
-        });
         let mut namespaces = t.namespaces.clone().unwrap_or_default();
         if namespaces.is_empty() && t.namespace_selector.is_none() {
             namespaces.push(pod_ns.to_string());
         }
-        AffinityTerm { selector, namespaces, all_namespaces, topology_key: t.topology_key.clone() }
+        let namespace_selector = Selector::from_label_selector(t.namespace_selector.as_ref());
+        AffinityTerm { selector, namespaces, namespace_selector, topology_key: t.topology_key.clone() }
     }
 
-    /// Whether `pod` is selected by this term.
-    pub fn matches(&self, pod: &PodInfo) -> bool {
-        (self.all_namespaces || self.namespaces.iter().any(|n| *n == pod.namespace)) && self.selector.matches(&pod.labels)
+    /// Whether `pod`, in a namespace labelled `ns_labels`, is selected by this term.
+    pub fn matches(&self, pod: &PodInfo, ns_labels: &Labels) -> bool {
+        (self.namespaces.iter().any(|n| *n == pod.namespace) || self.namespace_selector.matches(ns_labels))
+            && self.selector.matches(&pod.labels)
     }
+
+    /// Whether the term selects pods regardless of their namespace's labels
+    /// (no namespaceSelector, or `{}`): then [`Self::matches`] needs no labels.
+    pub fn namespaces_resolved(&self) -> bool {
+        self.namespace_selector == Selector::nothing() || self.namespace_selector.is_empty()
+    }
+
+    /// upstream mergeAffinityTermNamespacesIfNotEmpty: for the incoming pod's
+    /// terms, the namespaces a non-empty namespaceSelector selects now are
+    /// added to `namespaces`, so that matching needs no namespace labels.
+    pub fn resolve_namespaces(&self, listers: &dyn crate::listers::Listers) -> AffinityTerm {
+        let mut t = self.clone();
+        if !t.namespaces_resolved() {
+            t.namespaces.extend(listers.namespaces_matching(&t.namespace_selector));
+            t.namespace_selector = Selector::nothing();
+        }
+        t
+    }
+}
+
+/// The incoming pod's terms with their namespaceSelectors resolved.
+pub fn resolve_terms(terms: &[AffinityTerm], listers: &dyn crate::listers::Listers) -> Vec<AffinityTerm> {
+    terms.iter().map(|t| t.resolve_namespaces(listers)).collect()
+}
+
+/// Same for weighted terms.
+pub fn resolve_weighted(terms: &[WeightedTerm], listers: &dyn crate::listers::Listers) -> Vec<WeightedTerm> {
+    terms.iter().map(|w| WeightedTerm { weight: w.weight, term: w.term.resolve_namespaces(listers) }).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -82,7 +111,7 @@ pub struct SpreadConstraint {
 }
 
 impl SpreadConstraint {
-    fn new(c: &TopologySpreadConstraint, pod_labels: &Labels) -> Self {
+    pub fn new(c: &TopologySpreadConstraint, pod_labels: &Labels) -> Self {
         let mut selector = Selector::from_label_selector(c.label_selector.as_ref());
         for k in c.match_label_keys.iter().flatten() {
             if let Some(v) = pod_labels.get(k) {

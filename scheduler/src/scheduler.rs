@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use parking_lot::Mutex;
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -22,6 +23,7 @@ use crate::binder::Binder;
 use crate::cache::{Cache, Snapshot};
 use crate::config::SchedulerConfig;
 use crate::framework::{CycleState, Framework};
+use crate::listers::{InformerListers, ListerHandle, BY_NAMESPACE};
 use crate::metrics::Metrics;
 use crate::pod_info::PodInfo;
 use crate::preemption::{self, Outcome};
@@ -39,7 +41,7 @@ pub struct Scheduler {
     queue: SchedulingQueue,
     binder: Binder,
     pub metrics: Arc<Metrics>,
-    priority_classes: Mutex<Option<Store<PriorityClass>>>,
+    listers: Mutex<Option<Arc<InformerListers>>>,
     synced: tokio::sync::watch::Sender<bool>,
 }
 
@@ -66,7 +68,7 @@ impl Scheduler {
             config,
             client,
             metrics,
-            priority_classes: Mutex::new(None),
+            listers: Mutex::new(None),
             synced: tokio::sync::watch::channel(false).0,
         })
     }
@@ -107,9 +109,7 @@ impl Scheduler {
             }
             InformerEvent::Deleted(p) => (p, true),
         };
-        let mut info = PodInfo::new(pod.clone());
-        self.resolve_priority(&mut info);
-        let info = Arc::new(info);
+        let info = Arc::new(PodInfo::new(pod.clone()));
         if assigned(&pod) {
             let gone = deleted || is_terminal(&pod);
             {
@@ -145,10 +145,29 @@ impl Scheduler {
         let nodes = Informer::new(Api::<Node>::all(self.client.clone()), InformerConfig::default());
         let pods = Informer::new(Api::<Pod>::all(self.client.clone()), InformerConfig::default());
         let pod_store = pods.store();
-        let classes = Informer::new(Api::<PriorityClass>::all(self.client.clone()), InformerConfig::default());
-        *self.priority_classes.lock() = Some(classes.store());
-        let ci = classes.clone();
-        tasks.spawn(async move { ci.run().await });
+        // What plugins read besides nodes and pods (upstream's listers).
+        let c = &self.client;
+        let namespaces = Informer::new(Api::<Namespace>::all(c.clone()), InformerConfig::default());
+        let services = Informer::new(Api::<Service>::all(c.clone()), InformerConfig::default()).with_index(BY_NAMESPACE, |s: &Service| vec![s.metadata.namespace.clone().unwrap_or_default()]);
+        let rcs = Informer::new(Api::<ReplicationController>::all(c.clone()), InformerConfig::default());
+        let rss = Informer::new(Api::<ReplicaSet>::all(c.clone()), InformerConfig::default());
+        let sss = Informer::new(Api::<StatefulSet>::all(c.clone()), InformerConfig::default());
+        let pdbs = Informer::new(Api::<PodDisruptionBudget>::all(c.clone()), InformerConfig::default());
+        let listers = InformerListers {
+            namespaces: namespaces.store(),
+            services: services.store(),
+            replication_controllers: rcs.store(),
+            replica_sets: rss.store(),
+            stateful_sets: sss.store(),
+            pdbs: pdbs.store(),
+        };
+        *self.listers.lock() = Some(Arc::new(listers));
+        tasks.spawn(async move { namespaces.run().await });
+        tasks.spawn(async move { services.run().await });
+        tasks.spawn(async move { rcs.run().await });
+        tasks.spawn(async move { rss.run().await });
+        tasks.spawn(async move { sss.run().await });
+        tasks.spawn(async move { pdbs.run().await });
         let (mut node_ev, mut pod_ev) = (nodes.subscribe(), pods.subscribe());
         let (ni, pi) = (nodes.clone(), pods.clone());
         tasks.spawn(async move { ni.run().await });
@@ -160,10 +179,7 @@ impl Scheduler {
             }
         });
         let s = self.clone();
-        let cs = classes.clone();
         tasks.spawn(async move {
-            // Pod priorities may name a PriorityClass: know them first.
-            cs.wait_synced().await;
             while let Some(ev) = pod_ev.recv().await {
                 s.on_pod(ev);
                 // Drain what is already there without yielding per event.
@@ -183,7 +199,7 @@ impl Scheduler {
         });
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = async { nodes.wait_synced().await; pods.wait_synced().await; classes.wait_synced().await } => {
+            _ = async { nodes.wait_synced().await; pods.wait_synced().await; self.wait_listers_synced().await } => {
                 tracing::info!(nodes = nodes.store().len(), pods = pod_store.len(), "caches synced; scheduling");
                 self.synced.send_replace(true);
                 let recorder = EventRecorder::new(self.client.clone(), crate::config::DEFAULT_SCHEDULER_NAME, None);
@@ -198,7 +214,9 @@ impl Scheduler {
     }
 
     async fn schedule_loop(self: Arc<Self>, pods: Store<Pod>, recorder: EventRecorder) {
+        let listers = self.listers.lock().clone().map(|l| ListerHandle(l)).unwrap_or_default();
         let mut snapshot = Snapshot::default();
+        snapshot.listers = listers;
         let mut alg = Algorithm::default();
         while let Some(qp) = self.queue.pop().await {
             self.schedule_one(qp, &pods, &recorder, &mut snapshot, &mut alg);
@@ -363,25 +381,9 @@ impl Scheduler {
         }
     }
 
-    /// spec.priority when set (the Priority admission fills it); else the
-    /// value of the named PriorityClass, or of the globalDefault class.
-    fn resolve_priority(&self, info: &mut PodInfo) {
-        let spec = info.pod.spec.as_ref();
-        if spec.and_then(|s| s.priority).is_some() {
-            return;
-        }
-        let guard = self.priority_classes.lock();
-        let Some(store) = guard.as_ref() else { return };
-        let class = match spec.and_then(|s| s.priority_class_name.as_deref()).filter(|n| !n.is_empty()) {
-            Some(name) => store.get("", name),
-            None => store.list().into_iter().find(|c| c.global_default == Some(true)),
-        };
-        if let Some(c) = class {
-            info.priority = c.value.unwrap_or(0);
-            if info.pod.spec.as_ref().and_then(|s| s.preemption_policy.as_deref()).is_none() {
-                info.preemption_never = c.preemption_policy.as_deref() == Some("Never");
-            }
-        }
+    async fn wait_listers_synced(&self) {
+        let Some(l) = self.listers.lock().clone() else { return };
+        l.wait_synced().await;
     }
 
     /// Resolves once the informers have synced and the loop runs.

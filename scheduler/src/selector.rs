@@ -91,6 +91,16 @@ impl Selector {
     pub fn add(&mut self, r: Requirement) {
         self.reqs.push(r);
     }
+    /// Every label of `set` must be present with its value.
+    pub fn from_set(set: &Labels) -> Self {
+        Selector { reqs: set.iter().map(|(k, v)| Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) }).collect(), nothing: false }
+    }
+    /// Adds the requirements of `other` (nothing from a selector that selects nothing, as upstream's Requirements()).
+    pub fn extend(&mut self, other: &Selector) {
+        if !other.nothing {
+            self.reqs.extend(other.reqs.iter().cloned());
+        }
+    }
     pub fn matches(&self, labels: &Labels) -> bool {
         !self.nothing && self.reqs.iter().all(|r| r.matches(labels))
     }

@@ -86,3 +86,47 @@ async fn topology_spread_do_not_schedule() {
     assert!(msg.contains("1 node(s) didn't match pod topology spread constraints (missing required label)"), "{msg}");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn affinity_terms_select_other_namespaces_by_label() {
+    use client::{Api, PostParams};
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    let nodes = vec![zone_node("a", "z1"), zone_node("b", "z2"), zone_node("c", "z3")];
+    let env = Env::start_seeded(nodes, scheduler::SchedulerConfig::default(), |c| async move {
+        for (name, team) in [("team-a", "a"), ("team-b", "b")] {
+            let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"team": team}}})).unwrap();
+            Api::<Namespace>::all(c.clone()).create(&PostParams::default(), &ns).await.unwrap();
+        }
+    })
+    .await;
+    // One db pod in each team's namespace: team-a's on a (z1), team-b's on b (z2).
+    for (ns, node) in [("team-a", "a"), ("team-b", "b")] {
+        let mut p = pod("db", "", "", json!({"metadata": {"labels": {"app": "db"}}, "spec": {"nodeSelector": {"kubernetes.io/hostname": node}}}));
+        p["metadata"]["namespace"] = json!(ns);
+        let api = Api::<Pod>::namespaced(env.cluster.client.clone(), ns);
+        api.create(&PostParams::default(), &serde_json::from_value(p).unwrap()).await.unwrap();
+        for _ in 0..300 {
+            if api.get("db").await.unwrap().spec.unwrap().node_name.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let term = |ns_selector: serde_json::Value| json!({"labelSelector": {"matchLabels": {"app": "db"}}, "namespaceSelector": ns_selector, "topologyKey": "topology.kubernetes.io/zone"});
+    // Affinity to team b's db (selected by namespace label, not by name): zone z2.
+    let follow = pod("follow-b", "", "", json!({"spec": {"affinity": {"podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [term(json!({"matchLabels": {"team": "b"}}))]}}}}));
+    assert_eq!(env.schedule(follow).await, "b");
+    // Anti-affinity to db pods in every namespace ({}): only z3 is left.
+    let avoid = pod("avoid-all", "", "", json!({"spec": {"affinity": {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [term(json!({}))]}}}}));
+    assert_eq!(env.schedule(avoid).await, "c");
+    // Without namespaces or a selector, a term looks at the pod's own namespace,
+    // where no db runs: required affinity cannot be met.
+    let own = pod("own-ns", "", "", json!({"spec": {"affinity": {"podAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "topology.kubernetes.io/zone"}]}}}}));
+    env.create_pod(own).await;
+    let msg = env.wait_unschedulable("own-ns").await;
+    assert!(msg.starts_with("0/3 nodes are available: 3 node(s) didn't match pod affinity rules."), "{msg}");
+    env.stop().await;
+}

@@ -71,3 +71,34 @@ async fn preemption_policy_never_does_not_evict() {
     assert!(env.pods().get("low").await.unwrap().metadata.deletion_timestamp.is_none());
     env.stop().await;
 }
+
+#[tokio::test]
+async fn preemption_spares_pods_protected_by_a_disruption_budget() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let nodes = vec![node("a", "1", "8Gi", json!({})), node("b", "1", "8Gi", json!({}))];
+    // No controller fills PDB status here: disruptionsAllowed reads 0, as upstream.
+    let env = Env::start_seeded(nodes, scheduler::SchedulerConfig::default(), |c| async move {
+        let pdb: PodDisruptionBudget = serde_json::from_value(json!({"metadata": {"name": "guard"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}})).unwrap();
+        Api::<PodDisruptionBudget>::namespaced(c, "default").create(&PostParams::default(), &pdb).await.expect("PDB is served");
+    })
+    .await;
+    class(&env, "low", 10).await;
+    class(&env, "high", 1000).await;
+    let on = |node: &str, app: &str| json!({"metadata": {"labels": {"app": app}}, "spec": {"priorityClassName": "low", "nodeSelector": {"kubernetes.io/hostname": node}}});
+    // Equal victims on a and b, except that a's is guarded (a would win the tie otherwise).
+    assert_eq!(env.schedule(pod("guarded", "1", "", on("a", "guarded"))).await, "a");
+    assert_eq!(env.schedule(pod("plain", "1", "", on("b", "plain"))).await, "b");
+    env.create_pod(pod("urgent", "1", "", json!({"spec": {"priorityClassName": "high"}}))).await;
+    let m = env.wait_event("plain", "Preempted").await;
+    assert!(m.ends_with(" on node b"), "{m}");
+    env.pods().delete("plain", &client::DeleteParams::immediate()).await.unwrap();
+    assert_eq!(env.wait_bound("urgent").await, "b");
+    assert!(env.pods().get("guarded").await.unwrap().metadata.deletion_timestamp.is_none());
+
+    // When only guarded victims are left, preemption still evicts one.
+    env.create_pod(pod("urgent2", "1", "", json!({"spec": {"priorityClassName": "high"}}))).await;
+    let m = env.wait_event("guarded", "Preempted").await;
+    assert!(m.ends_with(" on node a"), "{m}");
+    env.stop().await;
+}

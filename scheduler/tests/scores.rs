@@ -91,3 +91,54 @@ async fn image_locality() {
     assert_eq!(env.schedule(pod("p", "", "", p)).await, "has");
     env.stop().await;
 }
+
+/// A profile that packs pods: without spreading, pods pile onto one node.
+fn packer() -> SchedulerConfig {
+    SchedulerConfig::from_yaml(
+        r#"
+profiles:
+- pluginConfig:
+  - name: NodeResourcesFit
+    args:
+      scoringStrategy:
+        type: MostAllocated
+"#,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn system_default_spreading_spreads_a_replica_sets_pods() {
+    use client::{Api, PostParams};
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    let nodes = || vec![node("a", "4", "8Gi", json!({})), node("b", "4", "8Gi", json!({})), node("c", "4", "8Gi", json!({}))];
+    let rs_json = json!({"metadata": {"name": "web-1", "namespace": "default"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
+    let env = Env::start_seeded(nodes(), packer(), |c| async move {
+        let rs: ReplicaSet = serde_json::from_value(rs_json).unwrap();
+        Api::<ReplicaSet>::namespaced(c, "default").create(&PostParams::default(), &rs).await.expect("ReplicaSet is served");
+    })
+    .await;
+    let uid = Api::<ReplicaSet>::namespaced(env.cluster.client.clone(), "default").get("web-1").await.unwrap().metadata.uid.unwrap();
+    let replica = |name: &str| {
+        pod(name, "1", "1Gi", json!({"metadata": {"labels": {"app": "web"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": uid, "controller": true}]}}))
+    };
+    let mut placed = vec![];
+    for i in 0..3 {
+        placed.push(env.schedule(replica(&format!("web-{i}"))).await);
+    }
+    placed.sort();
+    assert_eq!(placed, ["a", "b", "c"], "hostname spreading (maxSkew 3) outweighs MostAllocated");
+    env.stop().await;
+
+    // The same pods without an owner (nothing selects them): packed on one node.
+    let env = Env::start_with(nodes(), packer()).await;
+    let mut placed = vec![];
+    for i in 0..3 {
+        placed.push(env.schedule(pod(&format!("loose-{i}"), "1", "1Gi", json!({"metadata": {"labels": {"app": "web"}}}))).await);
+    }
+    placed.dedup();
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    env.stop().await;
+}

@@ -79,7 +79,7 @@ pub fn new_plugin(name: &str, args: &PluginArgs) -> Option<Arc<dyn Plugin>> {
         NODE_AFFINITY => Arc::new(node_affinity::NodeAffinity),
         NODE_PORTS => Arc::new(node_ports::NodePorts),
         NODE_RESOURCES_FIT => Arc::new(node_resources_fit::NodeResourcesFit::new(args.fit.clone())),
-        POD_TOPOLOGY_SPREAD => Arc::new(pod_topology_spread::PodTopologySpread),
+        POD_TOPOLOGY_SPREAD => Arc::new(pod_topology_spread::PodTopologySpread::new(&args.spread)),
         INTER_POD_AFFINITY => Arc::new(inter_pod_affinity::InterPodAffinity { hard_pod_affinity_weight: args.hard_pod_affinity_weight }),
         BALANCED_ALLOCATION => Arc::new(balanced_allocation::BalancedAllocation::new(&args.balanced_resources)),
         IMAGE_LOCALITY => Arc::new(image_locality::ImageLocality),

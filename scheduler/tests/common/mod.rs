@@ -26,7 +26,18 @@ impl Env {
     }
 
     pub async fn start_with(nodes: Vec<Value>, config: SchedulerConfig) -> Env {
+        Self::start_seeded(nodes, config, |_| async {}).await
+    }
+
+    /// Like `start_with`, with `seed` creating objects before the scheduler
+    /// starts (so that its informers have them from their first list).
+    pub async fn start_seeded<F, Fut>(nodes: Vec<Value>, config: SchedulerConfig, seed: F) -> Env
+    where
+        F: FnOnce(client::Client) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let cluster = TestCluster::start().await.expect("test cluster");
+        seed(cluster.client.clone()).await;
         let env = Env { cluster, stop: CancellationToken::new(), metrics: Arc::new(Metrics::default()), task: None };
         for n in nodes {
             env.create_node(n).await;

@@ -1,0 +1,156 @@
+//! What plugins read beyond nodes and pods (upstream's informer listers):
+//! Namespaces (affinity namespaceSelector), Services / ReplicationControllers /
+//! ReplicaSets / StatefulSets (default spreading) and PodDisruptionBudgets
+//! (preemption). The scheduler backs them with informer stores; unit tests
+//! use [`StaticListers`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, ReplicationController, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+use crate::selector::{Labels, Selector};
+
+pub trait Listers: Send + Sync {
+    /// Labels of namespace `name`; empty when it is unknown, as upstream.
+    fn namespace_labels(&self, name: &str) -> Labels;
+    /// Names of the namespaces `sel` selects.
+    fn namespaces_matching(&self, sel: &Selector) -> Vec<String>;
+    /// Services in namespace `ns`.
+    fn services(&self, ns: &str) -> Vec<Arc<Service>>;
+    fn replication_controller(&self, ns: &str, name: &str) -> Option<Arc<ReplicationController>>;
+    fn replica_set(&self, ns: &str, name: &str) -> Option<Arc<ReplicaSet>>;
+    fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>>;
+    /// Every PodDisruptionBudget.
+    fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>>;
+}
+
+/// The listers a snapshot carries (cheap to clone).
+#[derive(Clone)]
+pub struct ListerHandle(pub Arc<dyn Listers>);
+
+impl Default for ListerHandle {
+    fn default() -> Self {
+        ListerHandle(Arc::new(StaticListers::default()))
+    }
+}
+
+impl fmt::Debug for ListerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ListerHandle")
+    }
+}
+
+impl std::ops::Deref for ListerHandle {
+    type Target = dyn Listers;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+fn ns_of<K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(o: &K) -> &str {
+    o.metadata().namespace.as_deref().unwrap_or("")
+}
+
+fn name_of<K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(o: &K) -> &str {
+    o.metadata().name.as_deref().unwrap_or("")
+}
+
+/// Fixed objects: for unit tests and as the empty default.
+#[derive(Default)]
+pub struct StaticListers {
+    pub namespaces: Vec<Arc<Namespace>>,
+    pub services: Vec<Arc<Service>>,
+    pub replication_controllers: Vec<Arc<ReplicationController>>,
+    pub replica_sets: Vec<Arc<ReplicaSet>>,
+    pub stateful_sets: Vec<Arc<StatefulSet>>,
+    pub pdbs: Vec<Arc<PodDisruptionBudget>>,
+}
+
+fn find<K>(items: &[Arc<K>], ns: &str, name: &str) -> Option<Arc<K>>
+where
+    K: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+{
+    items.iter().find(|o| ns_of(&***o) == ns && name_of(&***o) == name).cloned()
+}
+
+impl Listers for StaticListers {
+    fn namespace_labels(&self, name: &str) -> Labels {
+        self.namespaces.iter().find(|n| name_of(&***n) == name).and_then(|n| n.metadata.labels.clone()).unwrap_or_default()
+    }
+    fn namespaces_matching(&self, sel: &Selector) -> Vec<String> {
+        namespaces_matching(self.namespaces.iter(), sel)
+    }
+    fn services(&self, ns: &str) -> Vec<Arc<Service>> {
+        self.services.iter().filter(|s| ns_of(&***s) == ns).cloned().collect()
+    }
+    fn replication_controller(&self, ns: &str, name: &str) -> Option<Arc<ReplicationController>> {
+        find(&self.replication_controllers, ns, name)
+    }
+    fn replica_set(&self, ns: &str, name: &str) -> Option<Arc<ReplicaSet>> {
+        find(&self.replica_sets, ns, name)
+    }
+    fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>> {
+        find(&self.stateful_sets, ns, name)
+    }
+    fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        self.pdbs.clone()
+    }
+}
+
+fn namespaces_matching<'a>(nss: impl Iterator<Item = &'a Arc<Namespace>>, sel: &Selector) -> Vec<String> {
+    let empty = Labels::new();
+    nss.filter(|n| sel.matches(n.metadata.labels.as_ref().unwrap_or(&empty))).map(|n| name_of(&**n).to_string()).collect()
+}
+
+/// Index of services and PDBs by namespace.
+pub const BY_NAMESPACE: &str = "namespace";
+
+/// Listers on informer stores (the running scheduler's).
+pub struct InformerListers {
+    pub namespaces: client::store::Store<Namespace>,
+    /// Indexed by [`BY_NAMESPACE`].
+    pub services: client::store::Store<Service>,
+    pub replication_controllers: client::store::Store<ReplicationController>,
+    pub replica_sets: client::store::Store<ReplicaSet>,
+    pub stateful_sets: client::store::Store<StatefulSet>,
+    pub pdbs: client::store::Store<PodDisruptionBudget>,
+}
+
+impl Listers for InformerListers {
+    fn namespace_labels(&self, name: &str) -> Labels {
+        self.namespaces.get("", name).and_then(|n| n.metadata.labels.clone()).unwrap_or_default()
+    }
+    fn namespaces_matching(&self, sel: &Selector) -> Vec<String> {
+        namespaces_matching(self.namespaces.list().iter(), sel)
+    }
+    fn services(&self, ns: &str) -> Vec<Arc<Service>> {
+        self.services.by_index(BY_NAMESPACE, ns)
+    }
+    fn replication_controller(&self, ns: &str, name: &str) -> Option<Arc<ReplicationController>> {
+        self.replication_controllers.get(ns, name)
+    }
+    fn replica_set(&self, ns: &str, name: &str) -> Option<Arc<ReplicaSet>> {
+        self.replica_sets.get(ns, name)
+    }
+    fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>> {
+        self.stateful_sets.get(ns, name)
+    }
+    fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        self.pdbs.list()
+    }
+}
+
+impl InformerListers {
+    /// Resolves once every store has its first list.
+    pub async fn wait_synced(&self) {
+        self.namespaces.wait_synced().await;
+        self.services.wait_synced().await;
+        self.replication_controllers.wait_synced().await;
+        self.replica_sets.wait_synced().await;
+        self.stateful_sets.wait_synced().await;
+        self.pdbs.wait_synced().await;
+    }
+}
