@@ -37,21 +37,20 @@ impl Strategy for EventStrategy {
         errs
     }
 
-    fn fields(&self, ev: &Event, out: &mut Fields) {
-        let o = &ev.involved_object;
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        out.insert("involvedObject.kind".into(), s(&o.kind));
-        out.insert("involvedObject.namespace".into(), s(&o.namespace));
-        out.insert("involvedObject.name".into(), s(&o.name));
-        out.insert("involvedObject.uid".into(), s(&o.uid));
-        out.insert("involvedObject.apiVersion".into(), s(&o.api_version));
-        out.insert("involvedObject.resourceVersion".into(), s(&o.resource_version));
-        out.insert("involvedObject.fieldPath".into(), s(&o.field_path));
-        out.insert("reason".into(), s(&ev.reason));
-        out.insert("reportingComponent".into(), s(&ev.reporting_component));
-        let source = ev.source.as_ref().and_then(|x| x.component.clone()).filter(|c| !c.is_empty());
-        out.insert("source".into(), source.or_else(|| ev.reporting_component.clone()).unwrap_or_default());
-        out.insert("type".into(), s(&ev.type_));
+    fn fields(&self, ev: &serde_json::Value, out: &mut Fields) {
+        use super::str_at;
+        for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
+            out.insert(format!("involvedObject.{f}"), str_at(ev, &format!("/involvedObject/{f}")));
+        }
+        out.insert("reason".into(), str_at(ev, "/reason"));
+        let reporting = str_at(ev, "/reportingComponent");
+        let source = match str_at(ev, "/source/component") {
+            c if c.is_empty() => reporting.clone(),
+            c => c,
+        };
+        out.insert("reportingComponent".into(), reporting);
+        out.insert("source".into(), source);
+        out.insert("type".into(), str_at(ev, "/type"));
     }
 }
 

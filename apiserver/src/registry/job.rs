@@ -237,9 +237,8 @@ impl Strategy for JobStrategy {
         errs
     }
 
-    fn fields(&self, job: &Job, out: &mut Fields) {
-        let succeeded = job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0);
-        out.insert("status.successful".into(), succeeded.to_string());
+    fn fields(&self, job: &serde_json::Value, out: &mut Fields) {
+        out.insert("status.successful".into(), super::int_at(job, "/status/succeeded"));
     }
 }
 

@@ -154,10 +154,11 @@ pub trait Strategy: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Selectable fields (e.g. pods: spec.nodeName, status.phase). Insert every
-    /// supported field, with "" when unset: the keys produced for a default
-    /// object are the fields a selector may name.
-    fn fields(&self, _obj: &Self::Object, _out: &mut Fields) {}
+    /// Selectable fields (e.g. pods: spec.nodeName, status.phase), read from
+    /// the stored JSON (the watch cache computes them for every event, so no
+    /// typed decode here). Insert every supported field, with "" when unset:
+    /// the keys produced for `{}` are the fields a selector may name.
+    fn fields(&self, _obj: &Value, _out: &mut Fields) {}
 }
 
 /// What the generic store asks of a kind, on JSON: the dyn-safe face of a
@@ -251,18 +252,30 @@ impl<S: Strategy> Kind for Typed<S> {
 
     fn selectable_fields(&self) -> Vec<String> {
         let mut out = Fields::new();
-        self.0.fields(&S::Object::default(), &mut out);
+        self.0.fields(&Value::Object(Default::default()), &mut out);
         out.into_keys().collect()
     }
 
     fn fields(&self, v: &Value) -> Fields {
         let mut out = Fields::new();
-        // Deserializing from &Value borrows: no copy of the object.
-        if let Ok(obj) = <S::Object as serde::Deserialize>::deserialize(v) {
-            self.0.fields(&obj, &mut out);
-        }
+        self.0.fields(v, &mut out);
         out
     }
+}
+
+/// The string at a JSON pointer of an object, "" when absent.
+pub fn str_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// The boolean at a JSON pointer, `false` when absent, as a selector value.
+pub fn bool_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_bool).unwrap_or(false).to_string()
+}
+
+/// The integer at a JSON pointer, 0 when absent, as a selector value.
+pub fn int_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0).to_string()
 }
 
 /// Upstream's Invalid status: `Pod "x" is invalid: [a: ..., b: ...]`.

@@ -55,8 +55,8 @@ impl Strategy for NamespaceStrategy {
         errs
     }
 
-    fn fields(&self, ns: &Namespace, out: &mut super::Fields) {
-        out.insert("status.phase".into(), ns.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default());
+    fn fields(&self, ns: &serde_json::Value, out: &mut super::Fields) {
+        out.insert("status.phase".into(), super::str_at(ns, "/status/phase"));
     }
 }
 

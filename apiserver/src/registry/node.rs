@@ -116,9 +116,8 @@ impl Strategy for NodeStrategy {
         errs
     }
 
-    fn fields(&self, node: &Node, out: &mut Fields) {
-        let unschedulable = node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-        out.insert("spec.unschedulable".into(), unschedulable.to_string());
+    fn fields(&self, node: &serde_json::Value, out: &mut Fields) {
+        out.insert("spec.unschedulable".into(), super::bool_at(node, "/spec/unschedulable"));
     }
 }
 
@@ -152,7 +151,7 @@ mod tests {
         let e = kind.admit_update(json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.2.0/24"}}), &old).unwrap_err();
         assert_eq!(e.0.message, r#"Node "n" is invalid: spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid"#);
         let mut f = Fields::new();
-        NodeStrategy.fields(&serde_json::from_value(json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}})).unwrap(), &mut f);
+        NodeStrategy.fields(&json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}}), &mut f);
         assert_eq!(f["spec.unschedulable"], "true");
     }
 }

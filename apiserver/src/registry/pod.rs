@@ -284,18 +284,20 @@ impl Strategy for PodStrategy {
         errs
     }
 
-    fn fields(&self, pod: &Pod, out: &mut Fields) {
-        let spec = pod.spec.clone().unwrap_or_default();
-        let st = pod.status.clone().unwrap_or_default();
-        out.insert("spec.nodeName".into(), spec.node_name.unwrap_or_default());
-        out.insert("spec.restartPolicy".into(), spec.restart_policy.unwrap_or_default());
-        out.insert("spec.schedulerName".into(), spec.scheduler_name.unwrap_or_default());
-        out.insert("spec.serviceAccountName".into(), spec.service_account_name.unwrap_or_default());
-        out.insert("spec.hostNetwork".into(), spec.host_network.unwrap_or(false).to_string());
-        out.insert("status.phase".into(), st.phase.unwrap_or_default());
-        let ip = st.pod_ips.as_ref().and_then(|v| v.first()).map(|p| p.ip.clone()).or(st.pod_ip).unwrap_or_default();
+    fn fields(&self, pod: &serde_json::Value, out: &mut Fields) {
+        use super::{bool_at, str_at};
+        out.insert("spec.nodeName".into(), str_at(pod, "/spec/nodeName"));
+        out.insert("spec.restartPolicy".into(), str_at(pod, "/spec/restartPolicy"));
+        out.insert("spec.schedulerName".into(), str_at(pod, "/spec/schedulerName"));
+        out.insert("spec.serviceAccountName".into(), str_at(pod, "/spec/serviceAccountName"));
+        out.insert("spec.hostNetwork".into(), bool_at(pod, "/spec/hostNetwork"));
+        out.insert("status.phase".into(), str_at(pod, "/status/phase"));
+        let ip = match str_at(pod, "/status/podIPs/0/ip") {
+            ip if ip.is_empty() => str_at(pod, "/status/podIP"),
+            ip => ip,
+        };
         out.insert("status.podIP".into(), ip);
-        out.insert("status.nominatedNodeName".into(), st.nominated_node_name.unwrap_or_default());
+        out.insert("status.nominatedNodeName".into(), str_at(pod, "/status/nominatedNodeName"));
     }
 }
 
@@ -388,9 +390,8 @@ mod tests {
 
     #[test]
     fn selectable_fields() {
-        let p: Pod = serde_json::from_value(create(base()).unwrap()).unwrap();
         let mut f = Fields::new();
-        PodStrategy.fields(&p, &mut f);
+        PodStrategy.fields(&create(base()).unwrap(), &mut f);
         assert_eq!(f["spec.nodeName"], "");
         assert_eq!(f["status.phase"], "Pending");
         assert_eq!(f["spec.hostNetwork"], "false");

@@ -71,9 +71,8 @@ impl Strategy for ReplicationControllerStrategy {
         errs
     }
 
-    fn fields(&self, o: &ReplicationController, out: &mut super::Fields) {
-        let replicas = o.status.as_ref().map(|s| s.replicas).unwrap_or(0);
-        out.insert("status.replicas".into(), replicas.to_string());
+    fn fields(&self, o: &serde_json::Value, out: &mut super::Fields) {
+        out.insert("status.replicas".into(), super::int_at(o, "/status/replicas"));
     }
 
     fn validate_status_update(&self, new: &ReplicationController, _old: &ReplicationController) -> ErrorList {

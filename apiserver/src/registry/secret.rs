@@ -120,8 +120,8 @@ impl Strategy for SecretStrategy {
         errs
     }
 
-    fn fields(&self, s: &Secret, out: &mut Fields) {
-        out.insert("type".into(), s.type_.clone().unwrap_or_default());
+    fn fields(&self, s: &serde_json::Value, out: &mut Fields) {
+        out.insert("type".into(), super::str_at(s, "/type"));
     }
 }
 

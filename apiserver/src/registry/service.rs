@@ -372,10 +372,9 @@ impl Strategy for ServiceStrategy {
         errs
     }
 
-    fn fields(&self, svc: &Service, out: &mut Fields) {
-        let spec = svc.spec.clone().unwrap_or_default();
-        out.insert("spec.clusterIP".into(), spec.cluster_ip.unwrap_or_default());
-        out.insert("spec.type".into(), spec.type_.unwrap_or_default());
+    fn fields(&self, svc: &serde_json::Value, out: &mut Fields) {
+        out.insert("spec.clusterIP".into(), super::str_at(svc, "/spec/clusterIP"));
+        out.insert("spec.type".into(), super::str_at(svc, "/spec/type"));
     }
 }
 

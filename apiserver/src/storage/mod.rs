@@ -178,13 +178,14 @@ impl Storage {
         Ok(())
     }
 
-    /// Opens an etcd watch on `prefix` from `start_revision` with previous values.
-    pub async fn watch(&self, prefix: &str, start_revision: i64) -> Result<etcd_client::WatchStream, StorageError> {
-        let opts = WatchOptions::new()
-            .with_range(prefix_end(prefix))
-            .with_start_revision(start_revision)
-            .with_prev_key()
-            .with_progress_notify();
+    /// Opens an etcd watch on `prefix` from `start_revision`, with previous
+    /// values if `prev` (etcd reads each previous value for that: the watch
+    /// cache, which has them, does without).
+    pub async fn watch(&self, prefix: &str, start_revision: i64, prev: bool) -> Result<etcd_client::WatchStream, StorageError> {
+        let mut opts = WatchOptions::new().with_range(prefix_end(prefix)).with_start_revision(start_revision).with_progress_notify();
+        if prev {
+            opts = opts.with_prev_key();
+        }
         Ok(self.watch.clone().watch(prefix, Some(opts)).await?)
     }
 

@@ -142,9 +142,23 @@ pub fn spec_changed(new: &Value, old: &Value) -> bool {
 
 /// The value as stored: without resourceVersion (that is the etcd revision).
 pub fn to_stored(v: &Value) -> Vec<u8> {
+    if !meta(v).contains_key("resourceVersion") {
+        return serde_json::to_vec(v).expect("a JSON value serializes");
+    }
     let mut v = v.clone();
     meta_mut(&mut v).remove("resourceVersion");
     serde_json::to_vec(&v).expect("a JSON value serializes")
+}
+
+/// Stored bytes as served at `revision`, without re-encoding the object.
+pub fn stored_to_served(stored: &[u8], revision: i64) -> Result<Vec<u8>, ApiError> {
+    match crate::rawjson::with_resource_version(stored, revision) {
+        Some(b) => Ok(b),
+        None => {
+            let v: Value = serde_json::from_slice(stored).map_err(|e| super::errors::internal(format!("decoding stored object: {e}")))?;
+            Ok(to_served(v, revision))
+        }
+    }
 }
 
 /// The value as served: with its resourceVersion.

@@ -130,22 +130,28 @@ impl Store {
         let name = name_of(&v);
         let ns = meta_str(&v, "namespace").unwrap_or_default().to_string();
         let key = key_for(info.plural, Some(&ns), &name);
+        let is_service = info.plural == "services" && info.group.is_empty();
         let mut avoid = std::collections::BTreeSet::new();
         // Random Service picks may collide with concurrent creates the cache has not seen yet.
         for _ in 0..MAX_RETRIES * 4 {
-            let mut obj = v.clone();
-            let alloc = if info.plural == "services" && info.group.is_empty() {
-                services::allocate(&self.ranges, &self.cache, &info, &mut obj, None, &avoid)?
+            // Only a Service changes between attempts (its allocations).
+            let svc;
+            let (obj, alloc) = if is_service {
+                let mut o = v.clone();
+                let alloc = services::allocate(&self.ranges, &self.cache, &info, &mut o, None, &avoid)?;
+                svc = o;
+                (&svc, alloc)
             } else {
-                Default::default()
+                (&v, Default::default())
             };
             if dry_run {
-                return Ok(to_served(obj, 0));
+                return Ok(to_served(obj.clone(), 0));
             }
-            match self.storage.create(&key, to_stored(&obj), &alloc.side).await {
-                Ok(rev) => return Ok(to_served(obj, rev)),
+            let stored = to_stored(obj);
+            match self.storage.create(&key, stored.clone(), &alloc.side).await {
+                Ok(rev) => return stored_to_served(&stored, rev),
                 Err(StorageError::AlreadyExists) => return Err(already_exists(&info, &name)),
-                Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(services::taken(&info, &obj, &k)),
+                Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(services::taken(&info, obj, &k)),
                 // A random pick was taken meanwhile: pick again, avoiding it.
                 Err(StorageError::SideKeyExists(k)) => {
                     avoid.insert(k);
@@ -160,11 +166,11 @@ impl Store {
 
     pub async fn get(&self, t: &Target) -> Result<Vec<u8>, ApiError> {
         let cur = self.read(t).await?;
-        let v: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+        let served = stored_to_served(&cur.value, cur.mod_revision)?;
         if t.subresource == "scale" {
-            return Ok(scale_bytes(&to_served(v, cur.mod_revision)));
+            return Ok(scale_bytes(&served));
         }
-        Ok(to_served(v, cur.mod_revision))
+        Ok(served)
     }
 
     /// Sets spec.replicas through the scale subresource (`scale` is an
@@ -173,20 +179,39 @@ impl Store {
         let info = *t.info();
         let wanted_rv = meta_str(scale, "resourceVersion").map(str::to_string);
         let parent = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
-        for _ in 0..MAX_RETRIES {
-            let cur = self.read(&parent).await?;
+        for attempt in 0..MAX_RETRIES {
+            let (cur, fresh) = self.read_for_write(&parent, attempt).await?;
             if wanted_rv.as_ref().is_some_and(|rv| rv != &cur.mod_revision.to_string()) {
+                if !fresh {
+                    continue;
+                }
                 return Err(conflict(&info, &t.name, MODIFIED));
             }
             let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
             crate::registry::scale::apply_scale(&mut obj, scale)?;
             match self.write_update(&parent, obj, &cur, false, dry_run).await {
-                Err(e) if e.0.reason == "Conflict" && wanted_rv.is_none() => continue,
+                Err(e) if e.0.reason == "Conflict" && (wanted_rv.is_none() || !fresh) => continue,
                 Ok(bytes) => return Ok(scale_bytes(&bytes)),
                 Err(e) => return Err(e),
             }
         }
         Err(conflict(&info, &t.name, MODIFIED))
+    }
+
+    /// The state a write starts from. The first attempt takes the watch
+    /// cache's copy (no etcd round trip; the write's compare-and-swap on its
+    /// revision catches a stale copy), later attempts read etcd, as upstream's
+    /// GuaranteedUpdate does. The second value says whether it came from etcd.
+    async fn read_for_write(&self, t: &Target, attempt: usize) -> Result<(crate::storage::Stored, bool), ApiError> {
+        let key = t.key();
+        if attempt == 0 {
+            if let Some(o) = self.cache.get(&key) {
+                // Served bytes carry a resourceVersion; writes strip it.
+                let s = crate::storage::Stored { key, value: o.raw.to_vec(), mod_revision: o.revision, create_revision: 0 };
+                return Ok((s, false));
+            }
+        }
+        Ok((self.read(t).await?, true))
     }
 
     async fn read(&self, t: &Target) -> Result<crate::storage::Stored, ApiError> {
@@ -287,15 +312,18 @@ impl Store {
             return Err(bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({})", t.name)));
         }
         let wanted_rv = meta_str(&new, "resourceVersion").map(str::to_string);
-        for _ in 0..MAX_RETRIES {
-            let cur = self.read(t).await?;
+        for attempt in 0..MAX_RETRIES {
+            let (cur, fresh) = self.read_for_write(t, attempt).await?;
             if let Some(rv) = &wanted_rv {
                 if rv != &cur.mod_revision.to_string() {
+                    if !fresh {
+                        continue;
+                    }
                     return Err(conflict(&info, &t.name, MODIFIED));
                 }
             }
             match self.write_update(t, new.clone(), &cur, status, dry_run).await {
-                Err(e) if e.0.reason == "Conflict" && wanted_rv.is_none() && e.0.message.ends_with(MODIFIED) => continue,
+                Err(e) if e.0.reason == "Conflict" && (wanted_rv.is_none() || !fresh) && e.0.message.ends_with(MODIFIED) => continue,
                 other => return other,
             }
         }
@@ -357,13 +385,11 @@ impl Store {
                 Err(e) => Err(storage(e)),
             };
         }
-        let mut cmp_old = old.clone();
-        meta_mut(&mut cmp_old).remove("resourceVersion");
         let mut side = Vec::new();
         if !status && info.plural == "services" && info.group.is_empty() {
             side = services::allocate(&self.ranges, &self.cache, &info, &mut obj, Some(&old), &Default::default())?.side;
         }
-        if obj == cmp_old {
+        if equal_but_resource_version(&obj, &old) {
             // Nothing changed: no write, as upstream.
             return Ok(to_served(obj, cur.mod_revision));
         }
@@ -395,13 +421,16 @@ impl Store {
             }
             return self.update_scale(t, &scale, dry_run).await;
         }
-        for _ in 0..MAX_RETRIES {
-            let cur = self.read(t).await?;
+        for attempt in 0..MAX_RETRIES {
+            let (cur, fresh) = self.read_for_write(t, attempt).await?;
             let old: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
-            let served: Value = serde_json::from_slice(&to_served(old, cur.mod_revision)).map_err(internal)?;
+            let served = crate::watch_cache::with_resource_version(old, cur.mod_revision);
             let patched = patch::apply(ty, served, patch)?;
             let pinned = meta_str(&patched, "resourceVersion").is_some_and(|rv| rv != cur.mod_revision.to_string());
             if pinned {
+                if !fresh {
+                    continue;
+                }
                 return Err(conflict(&info, &t.name, MODIFIED));
             }
             match self.write_update(t, patched, &cur, status, dry_run).await {
@@ -426,16 +455,23 @@ impl Store {
     pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), ApiError> {
         let info = *t.info();
         admission::admit_delete(&info, &t.name)?;
-        for _ in 0..MAX_RETRIES {
-            let cur = self.read(t).await?;
+        for attempt in 0..MAX_RETRIES {
+            let (cur, fresh) = self.read_for_write(t, attempt).await?;
             let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
+            // A failed precondition is only final against etcd's copy.
             if let Some(uid) = &o.precondition_uid {
                 let have = meta_str(&obj, "uid").unwrap_or_default();
+                if uid != have && !fresh {
+                    continue;
+                }
                 if uid != have {
                     return Err(conflict(&info, &t.name, &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}")));
                 }
             }
             if let Some(rv) = &o.precondition_resource_version {
+                if rv != &cur.mod_revision.to_string() && !fresh {
+                    continue;
+                }
                 if rv != &cur.mod_revision.to_string() {
                     return Err(conflict(&info, &t.name, &format!(
                         "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in meta: {}",
@@ -558,8 +594,8 @@ impl Store {
         }
         let pods = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
         let binding_info = ResourceInfo { plural: "pods/binding", ..*t.info() };
-        for _ in 0..MAX_RETRIES {
-            let cur = self.read(&pods).await?;
+        for attempt in 0..MAX_RETRIES {
+            let (cur, _) = self.read_for_write(&pods, attempt).await?;
             let mut pod: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
             if meta(&pod).contains_key("deletionTimestamp") {
                 return Err(conflict(&binding_info, &t.name, &format!("pod {} is being deleted, cannot be assigned to a host", t.name)));
@@ -584,6 +620,26 @@ impl Store {
     pub async fn watch(&self, t: &Target, o: WatchOptions) -> Result<WatchStream, ApiError> {
         let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
         watch::start(self, t, o, ls, fs).await
+    }
+}
+
+/// Whether two objects differ in nothing but metadata.resourceVersion.
+fn equal_but_resource_version(a: &Value, b: &Value) -> bool {
+    /// Maps equal apart from the member `skip`, and `nested` compared by `eq`.
+    fn same(a: &serde_json::Map<String, Value>, b: &serde_json::Map<String, Value>, skip: &str, nested: Option<&str>) -> bool {
+        let len = |o: &serde_json::Map<String, Value>| o.len() - usize::from(o.contains_key(skip));
+        len(a) == len(b)
+            && a.iter().filter(|(k, _)| *k != skip).all(|(k, v)| match (nested, b.get(k)) {
+                (Some(n), Some(w)) if k == n => match (v.as_object(), w.as_object()) {
+                    (Some(x), Some(y)) => same(x, y, "resourceVersion", None),
+                    _ => v == w,
+                },
+                (_, w) => w == Some(v),
+            })
+    }
+    match (a.as_object(), b.as_object()) {
+        (Some(x), Some(y)) => same(x, y, "", Some("metadata")),
+        _ => a == b,
     }
 }
 

@@ -183,7 +183,7 @@ async fn serve_from_cache(
 /// A dedicated etcd watch, for revisions older than the cache's window.
 async fn serve_from_etcd(storage: Storage, kinds: crate::registry::Kinds, filter: Filter, after: i64, tx: mpsc::Sender<Event>) {
     let prefix = filter.key.clone();
-    let mut stream = match storage.watch(&prefix, after + 1).await {
+    let mut stream = match storage.watch(&prefix, after + 1, true).await {
         Ok(s) => s,
         Err(e) => {
             let _ = tx.send(error_event(errors::storage(e))).await;

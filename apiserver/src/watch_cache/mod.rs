@@ -129,7 +129,7 @@ impl WatchCache {
     }
 
     async fn follow_from(&self, storage: &Storage, from: i64) -> Result<(), StorageError> {
-        let mut stream = storage.watch(RESOURCE_PREFIX, from).await?;
+        let mut stream = storage.watch(RESOURCE_PREFIX, from, false).await?;
         while let Some(resp) = stream.message().await? {
             if resp.compact_revision() > 0 {
                 return Err(StorageError::Compacted { requested: from, compacted: resp.compact_revision() });
@@ -161,7 +161,9 @@ impl WatchCache {
                 Some(Decoded { kind, key, revision: kv.mod_revision(), object: Some(Arc::new(obj)) })
             }
             EtcdEvent::Delete => {
-                // The last state, stamped with the deletion revision (as upstream).
+                // The last state, stamped with the deletion revision (as upstream);
+                // the cache's watch asks for no previous values, so `apply` takes
+                // the cached state.
                 let obj = e.prev_kv().and_then(|p| decorate(&self.kinds, &key, p.value(), kv.mod_revision())).map(Arc::new);
                 Some(Decoded { kind: EventKind::Deleted, key, revision: kv.mod_revision(), object: obj })
             }

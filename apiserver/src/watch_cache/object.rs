@@ -56,17 +56,22 @@ pub fn plural_of(key: &str) -> &str {
 /// Builds the cached form of a stored value.
 pub fn decorate(kinds: &Kinds, key: &str, value: &[u8], revision: i64) -> Option<CachedObject> {
     let v: Value = serde_json::from_slice(value).ok()?;
-    let v = with_resource_version(v, revision);
+    // Served bytes: the stored ones with the revision spliced in (re-encoding
+    // the value would cost more than parsing it).
+    let raw = match crate::rawjson::with_resource_version(value, revision) {
+        Some(b) => b,
+        None => serde_json::to_vec(&with_resource_version(v.clone(), revision)).ok()?,
+    };
     let meta = v.get("metadata");
     let s = |k: &str| meta.and_then(|m| m.get(k)).and_then(|x| x.as_str()).unwrap_or_default().to_string();
     let (name, namespace) = (s("name"), s("namespace"));
     let labels = meta
         .and_then(|m| m.get("labels"))
-        .and_then(|l| serde_json::from_value::<BTreeMap<String, String>>(l.clone()).ok())
+        .and_then(|l| l.as_object())
+        .map(|l| l.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
         .unwrap_or_default();
     let mut fields = { let p = plural_of(key); kinds.all().find(|k| k.info().plural == p) }.map(|k| k.fields(&v)).unwrap_or_default();
     fields.insert("metadata.name".into(), name.clone());
     fields.insert("metadata.namespace".into(), namespace.clone());
-    let raw = serde_json::to_vec(&v).ok()?.into();
-    Some(CachedObject { key: key.to_string(), revision, raw, namespace, name, labels, fields })
+    Some(CachedObject { key: key.to_string(), revision, raw: raw.into(), namespace, name, labels, fields })
 }
