@@ -53,10 +53,14 @@ async fn get_class(cache: &WatchCache, storage: &Storage, name: &str) -> Result<
     Ok(Class::from_json(&v))
 }
 
+const GLOBAL_DEFAULT: &[u8] = b"\"globalDefault\"";
+
 /// The globalDefault class; if a race left several, the lowest value wins, as upstream.
 fn default_class(cache: &WatchCache) -> Option<Class> {
     let (objs, _) = cache.list(&prefix_for("priorityclasses", None));
+    // Runs on every pod create: parse only classes that mention the field.
     objs.iter()
+        .filter(|o| o.raw.windows(GLOBAL_DEFAULT.len()).any(|w| w == GLOBAL_DEFAULT))
         .filter_map(|o| serde_json::from_slice::<Value>(&o.raw).ok())
         .filter_map(|v| Class::from_json(&v))
         .filter(|c| c.global_default)
