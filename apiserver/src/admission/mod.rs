@@ -17,6 +17,10 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
 }
 
 /// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses).
+/// Kinds with `Strategy::RAW_CREATE` may skip this: the store's raw create
+/// path runs NamespaceLifecycle itself and the rest through the kind's
+/// `Strategy::admit_cached`, so a plugin added here for such a kind must be
+/// added there too.
 pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     let meta = |f: &str| obj.pointer(&format!("/metadata/{f}")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let (ns, name) = (meta("namespace"), meta("name"));

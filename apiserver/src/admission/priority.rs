@@ -72,14 +72,46 @@ fn pod_forbidden(info: &ResourceInfo, pod: &Value, why: &str) -> ApiError {
     errors::forbidden(info, name, why)
 }
 
+/// What a pod without a class gets: the globalDefault class's, or 0.
+fn without_class(cache: &WatchCache) -> (String, i64, Option<String>) {
+    match default_class(cache) {
+        Some(c) => (c.name, c.value, c.preemption_policy),
+        None => (String::new(), DEFAULT_PRIORITY, Some("PreemptLowerPriority".to_string())),
+    }
+}
+
+/// [`admit_pod`] on a typed spec from the watch cache alone, for the raw
+/// create path. False when the general path must decide: a class the cache
+/// has not seen (it may be in etcd already) or a refusal (that path words it).
+pub fn admit_pod_cached(cache: &WatchCache, spec: &mut k8s_openapi::api::core::v1::PodSpec) -> bool {
+    let class_name = spec.priority_class_name.as_deref().unwrap_or("");
+    let (name, value, policy) = if class_name.is_empty() {
+        without_class(cache)
+    } else {
+        let Some(o) = cache.get(&key_for("priorityclasses", None, class_name)) else { return false };
+        let Some(c) = serde_json::from_slice::<Value>(&o.raw).ok().as_ref().and_then(Class::from_json) else { return false };
+        (c.name, c.value, c.preemption_policy)
+    };
+    let policy_differs = policy.is_some() && spec.preemption_policy.is_some() && spec.preemption_policy != policy;
+    if spec.priority.is_some_and(|given| i64::from(given) != value) || policy_differs {
+        return false;
+    }
+    if !name.is_empty() {
+        spec.priority_class_name = Some(name);
+    }
+    let Ok(value) = i32::try_from(value) else { return false };
+    spec.priority = Some(value);
+    if policy.is_some() {
+        spec.preemption_policy = policy;
+    }
+    true
+}
+
 /// admitPod on create: resolves priority and preemptionPolicy in place.
 pub async fn admit_pod(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, pod: &mut Value) -> Result<(), ApiError> {
     let class_name = pod.pointer("/spec/priorityClassName").and_then(|n| n.as_str()).unwrap_or("").to_string();
     let (name, value, policy) = if class_name.is_empty() {
-        match default_class(cache) {
-            Some(c) => (c.name, c.value, c.preemption_policy),
-            None => (String::new(), DEFAULT_PRIORITY, Some("PreemptLowerPriority".to_string())),
-        }
+        without_class(cache)
     } else {
         match get_class(cache, storage, &class_name).await? {
             Some(c) => (c.name, c.value, c.preemption_policy),

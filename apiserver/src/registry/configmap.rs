@@ -39,6 +39,7 @@ impl Strategy for ConfigMapStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn validate(&self, cm: &ConfigMap) -> ErrorList {
         let mut errs = Vec::new();

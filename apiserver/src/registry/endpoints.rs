@@ -42,6 +42,7 @@ impl Strategy for EndpointsStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn default(&self, ep: &mut Endpoints) {
         for p in ep.subsets.iter_mut().flatten().flat_map(|s| s.ports.iter_mut().flatten()) {

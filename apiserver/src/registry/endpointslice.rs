@@ -40,6 +40,7 @@ impl Strategy for EndpointSliceStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
+    const RAW_CREATE: bool = true;
 
     fn default(&self, es: &mut EndpointSlice) {
         for p in es.ports.iter_mut().flatten() {

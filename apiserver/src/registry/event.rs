@@ -24,6 +24,7 @@ impl Strategy for EventStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn validate(&self, ev: &Event) -> ErrorList {
         let mut errs = Vec::new();

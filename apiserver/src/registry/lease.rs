@@ -23,6 +23,7 @@ impl Strategy for LeaseStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn validate(&self, lease: &Lease) -> ErrorList {
         let mut errs = Vec::new();

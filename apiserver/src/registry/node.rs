@@ -81,6 +81,7 @@ impl Strategy for NodeStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn default(&self, node: &mut Node) {
         if let Some(spec) = node.spec.as_mut() {

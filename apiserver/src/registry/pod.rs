@@ -179,6 +179,7 @@ impl Strategy for PodStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
+    const RAW_CREATE: bool = true;
 
     fn default(&self, pod: &mut Pod) {
         if let Some(spec) = pod.spec.as_mut() {
@@ -219,6 +220,10 @@ impl Strategy for PodStrategy {
         if let (Some(n), Some(o)) = (new.spec.as_mut(), old.spec.as_ref()) {
             keep_priority(n, o);
         }
+    }
+
+    fn admit_cached(&self, pod: &mut Pod, cache: &crate::watch_cache::WatchCache) -> bool {
+        pod.spec.as_mut().is_none_or(|spec| crate::admission::priority::admit_pod_cached(cache, spec))
     }
 
     fn validate(&self, pod: &Pod) -> ErrorList {
@@ -397,5 +402,56 @@ mod tests {
         assert_eq!(f["spec.hostNetwork"], "false");
         assert_eq!(f["spec.schedulerName"], "default-scheduler");
         assert_eq!(f.len(), 8);
+    }
+
+    /// The raw create path admits what the general path admits (apart from
+    /// the server-set uid, timestamp and generated name), and leaves every
+    /// body that fails or needs a lookup to the general path.
+    #[test]
+    fn raw_create_matches_general_path() {
+        use crate::registry::{Kind, Kinds, Typed};
+        let kind = Typed(PodStrategy);
+        let class = json!({"metadata": {"name": "system-node-critical"}, "value": 2000001000, "preemptionPolicy": "PreemptLowerPriority"});
+        let cache = crate::watch_cache::WatchCache::from_objects(Kinds::new(), &[("/registry/priorityclasses/system-node-critical", class)]);
+        let bodies = [
+            (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-", "labels": {"a": "b"}, "resourceVersion": "5"},
+                "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}), 0),
+            (json!({"metadata": {"name": "p", "namespace": "team"},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}], "priorityClassName": "system-node-critical"}}), 2000001000),
+        ];
+        let scrub = |mut v: serde_json::Value| {
+            let m = v["metadata"].as_object_mut().unwrap();
+            for f in ["uid", "creationTimestamp", "name"] {
+                m.remove(f);
+            }
+            let spec = v["spec"].as_object_mut().unwrap();
+            spec.remove("priority");
+            spec.remove("preemptionPolicy");
+            v
+        };
+        for (body, priority) in bodies {
+            let raw = serde_json::to_vec(&body).unwrap();
+            let fast = kind.admit_create_raw(&raw, Some("team"), &cache).expect("raw path taken");
+            let general = crate::store::testing_parse(&raw, &PodStrategy::INFO, Some("team")).unwrap();
+            let general = kind.admit_create(general).unwrap();
+            let fast_v: serde_json::Value = serde_json::from_slice(&fast.bytes).unwrap();
+            assert_eq!(fast.namespace, "team");
+            assert_eq!(fast.name, fast_v["metadata"]["name"].as_str().unwrap());
+            assert_eq!(fast_v["spec"]["priority"], json!(priority));
+            assert_eq!(fast_v["spec"]["preemptionPolicy"], json!("PreemptLowerPriority"));
+            assert!(fast_v["metadata"].get("resourceVersion").is_none());
+            assert_eq!(scrub(fast_v), scrub(general));
+        }
+        for raw in [
+            &br#"{"metadata": {"name": "p"}, "spec": {"containerz": []}}"#[..],
+            b"{not json",
+            br#"{"kind": "Service", "metadata": {"name": "p"}}"#,
+            br#"{"metadata": {"name": "p", "namespace": "a"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}"#,
+            br#"{"metadata": {"name": "P"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}"#,
+            br#"{"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}], "priorityClassName": "high"}}"#,
+            br#"{"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}], "priority": 7}}"#,
+        ] {
+            assert!(kind.admit_create_raw(raw, Some("b"), &cache).is_none(), "{}", String::from_utf8_lossy(raw));
+        }
     }
 }

@@ -45,6 +45,7 @@ impl Strategy for SecretStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn default(&self, s: &mut Secret) {
         if s.type_.as_deref().unwrap_or("").is_empty() {

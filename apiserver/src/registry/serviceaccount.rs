@@ -23,6 +23,7 @@ impl Strategy for ServiceAccountStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: false,
     };
+    const RAW_CREATE: bool = true;
 
     fn validate(&self, sa: &ServiceAccount) -> ErrorList {
         let mut errs = Vec::new();

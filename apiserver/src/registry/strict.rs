@@ -21,6 +21,17 @@ pub fn decode<T: DeserializeOwned>(v: Value, kind: &str, version: &str) -> Resul
     Err(ApiError::new(400, "BadRequest", format!("{prefix}: strict decoding error: {}", fields.join(", "))))
 }
 
+/// Decodes request bytes straight into `T` when they are well-formed and
+/// carry no unknown field; None otherwise (the caller then takes the general
+/// path, which reports the error).
+pub fn decode_slice<T: DeserializeOwned>(raw: &[u8]) -> Option<T> {
+    let mut unknown = false;
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let obj: T = serde_ignored::deserialize(&mut de, |_| unknown = true).ok()?;
+    de.end().ok()?;
+    (!unknown).then_some(obj)
+}
+
 /// `spec.?.containers.?.0.images` (serde_ignored's path) -> `spec.containers[0].images`.
 fn render(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path as P;

@@ -115,6 +115,42 @@ pub fn prepare_create(v: &mut Value, info: &ResourceInfo, namespace: Option<&str
     Ok(())
 }
 
+/// [`prepare_create`] on a typed object's metadata (the raw create path).
+pub fn prepare_create_meta(
+    m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    info: &ResourceInfo,
+    namespace: Option<&str>,
+) -> Result<(), ApiError> {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    if info.namespaced {
+        let body_ns = m.namespace.take().filter(|s| !s.is_empty());
+        let ns = match (namespace.filter(|s| !s.is_empty()), body_ns) {
+            (Some(req), Some(body)) if req != body => {
+                return Err(bad_request("the namespace of the provided object does not match the namespace sent on the request"))
+            }
+            (Some(req), _) => req.to_string(),
+            (None, Some(body)) => body,
+            (None, None) => "default".to_string(),
+        };
+        m.namespace = Some(ns);
+    } else {
+        m.namespace = None;
+    }
+    if m.name.as_deref().is_none_or(str::is_empty) {
+        if let Some(g) = m.generate_name.as_deref().filter(|s| !s.is_empty()) {
+            m.name = Some(generate_name(g));
+        }
+    }
+    m.resource_version = None;
+    m.deletion_timestamp = None;
+    m.deletion_grace_period_seconds = None;
+    m.self_link = None;
+    m.uid = Some(uuid::Uuid::new_v4().to_string());
+    m.creation_timestamp = k8s_openapi::jiff::Timestamp::new(chrono::Utc::now().timestamp(), 0).ok().map(Time);
+    m.generation = info.tracks_generation.then_some(1);
+    Ok(())
+}
+
 /// Copies what a client may not change on update from the stored object.
 pub fn keep_server_fields(new: &mut Value, old: &Value) {
     let old_meta = meta(old).clone();

@@ -14,7 +14,7 @@ use client::ApiError;
 use proto::v1::{PatchType, ResourceRef};
 use serde_json::Value;
 
-pub use meta::MAX_BODY;
+pub use meta::{prepare_create_meta, MAX_BODY};
 pub use watch::{WatchOptions, WatchStream};
 
 use crate::admission::{self, services, services::ServiceRanges};
@@ -123,6 +123,23 @@ impl Store {
 
     pub async fn create(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
         let info = *t.info();
+        if raw.len() > MAX_BODY {
+            return Err(too_large(MAX_BODY));
+        }
+        if let Some(a) = t.kind.admit_create_raw(raw, t.namespace.as_deref(), &self.cache) {
+            if info.plural != "namespaces" {
+                admission::namespace::admit_create(&self.cache, &self.storage, &info, &a.namespace, &a.name).await?;
+            }
+            if dry_run {
+                return stored_to_served(&a.bytes, 0);
+            }
+            let key = key_for(info.plural, Some(&a.namespace), &a.name);
+            return match self.storage.create(&key, a.bytes.clone(), &[]).await {
+                Ok(rev) => stored_to_served(&a.bytes, rev),
+                Err(StorageError::AlreadyExists) => Err(already_exists(&info, &a.name)),
+                Err(e) => Err(storage(e)),
+            };
+        }
         let mut v = parse_body(raw, &info)?;
         prepare_create(&mut v, &info, t.namespace.as_deref())?;
         let mut v = t.kind.admit_create(v)?;
@@ -621,6 +638,15 @@ impl Store {
         let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
         watch::start(self, t, o, ls, fs).await
     }
+}
+
+/// The general create path's parsing and metadata handling, for tests that
+/// compare it with the raw path.
+#[cfg(test)]
+pub fn testing_parse(raw: &[u8], info: &ResourceInfo, namespace: Option<&str>) -> Result<Value, ApiError> {
+    let mut v = parse_body(raw, info)?;
+    prepare_create(&mut v, info, namespace)?;
+    Ok(v)
 }
 
 /// Whether two objects differ in nothing but metadata.resourceVersion.

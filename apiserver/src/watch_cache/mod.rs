@@ -225,6 +225,23 @@ impl WatchCache {
         });
     }
 
+    /// A cache holding `objects` (key, stored JSON) at revision 1 and
+    /// following nothing: for unit tests of code that reads the cache.
+    #[cfg(test)]
+    pub fn from_objects(kinds: Kinds, objects: &[(&str, serde_json::Value)]) -> Arc<Self> {
+        let objects = objects
+            .iter()
+            .filter_map(|(k, v)| decorate(&kinds, k, &serde_json::to_vec(v).ok()?, 1).map(|o| (k.to_string(), Arc::new(o))))
+            .collect();
+        Arc::new(WatchCache {
+            state: RwLock::new(State { revision: 1, pending: 1, objects, history: VecDeque::new(), history_start: 1 }),
+            events: broadcast::channel(16).0,
+            revision: watch::channel(1).0,
+            kinds,
+            stopped: watch::channel(false).0,
+        })
+    }
+
     pub fn current_revision(&self) -> i64 {
         self.state.read().revision
     }
