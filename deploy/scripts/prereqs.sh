@@ -7,6 +7,7 @@ PACKAGES=(
   etcd-server etcd-client          # the cluster's store (tests start their own)
   protobuf-compiler libprotobuf-dev # protoc for the gRPC code (ours and etcd-client's)
   libseccomp-dev pkg-config        # youki's libcontainer (kubelet)
+  libc6-dev                        # libc.a: kubelet-monitor is linked statically
   busybox-static                   # test images are built from it, offline
   iptables iproute2                # kube-proxy and pod networking, in network namespaces
   docker-registry skopeo           # a real local OCI registry for image pull tests

@@ -50,6 +50,8 @@ pub async fn cleanup(flags: &Flags) -> anyhow::Result<()> {
     futures::future::join_all(jobs).await;
     crate::cgroups::remove_root_if_empty(&flags.cgroup_root);
     let _ = std::fs::remove_dir_all(flags.root_dir.join("libcontainer"));
+    // The monitor executable kubelet-shim wrote out (runtime::shim::install_monitor).
+    let _ = std::fs::remove_dir_all(flags.root_dir.join("bin"));
     tracing::info!(pods = uids.len(), "cleaned up");
     Ok(())
 }

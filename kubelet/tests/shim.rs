@@ -115,6 +115,9 @@ fn sigterm_reaches_a_handler_and_sigusr1_kills_all() {
     assert_eq!(s.status, ShimStatus::Running);
     // The shim daemon is its own session leader, not our child.
     assert_eq!(unsafe { libc::getsid(s.shim_pid) }, s.shim_pid);
+    // Once the container runs, the long-lived process is the small monitor binary.
+    let exe = std::fs::read_link(format!("/proc/{}/exe", s.shim_pid)).unwrap();
+    assert!(exe.file_name().unwrap().to_string_lossy().starts_with("kubelet-monitor-"), "{exe:?}");
     wait_for(LONG, "ready line", || std::fs::read_to_string(&log).ok().filter(|t| t.contains("ready")));
     unsafe { libc::kill(s.shim_pid, libc::SIGTERM) };
     let s = wait_exited(&state);

@@ -1,7 +1,9 @@
-//! Container runtime: the shim (libcontainer in a single-threaded helper), its
-//! state-file protocol, CRI logs, and the kubelet-side handles.
+//! Container runtime: the shim (libcontainer in a single-threaded helper), the
+//! small long-lived monitor it execs, their state-file protocol, CRI logs, and the
+//! kubelet-side handles.
 
-pub mod cri_log;
+/// The CRI log format (shared with the monitor, which writes the logs).
+pub use kubelet_monitor::cri_log;
 pub mod manager;
 pub mod shim;
 pub mod shim_state;

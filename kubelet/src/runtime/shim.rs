@@ -6,22 +6,19 @@
 //!    exits, so the kubelet gets a synchronous result;
 //! 2. the child calls setsid (it survives the kubelet), becomes a child subreaper,
 //!    creates and starts the container with libcontainer, its stdout/stderr on pipes;
-//! 3. then re-executes itself as `kubelet-shim monitor`: execve keeps children,
-//!    the subreaper flag and the pipes, and drops libcontainer's pages, so the
-//!    long-lived part stays around a megabyte of RSS;
-//! 4. the monitor copies the pipes into a CRI-format log, forwards kill requests
-//!    (SIGTERM to the shim = SIGTERM to init; SIGUSR1 = SIGKILL to every process of
-//!    the container), reaps, records the exit status and OOM kills in the state
-//!    file, deletes the libcontainer container (cgroups, state) and exits.
+//! 3. then execs `kubelet-monitor` (the kubelet-monitor crate, built static by
+//!    build.rs and embedded here; written out to `<root-dir>/bin/` on first use):
+//!    execve keeps the children, the subreaper flag and the pipes, and the
+//!    long-lived process holds none of libcontainer's code or heap.
 //!
 //! `kubelet-shim sandbox` creates a pod's namespaces and pins them as bind mounts.
 //! Everything here is single-threaded and uses plain syscalls.
 
-use super::cri_log::CriStream;
+use kubelet_monitor::MonitorArgs;
 use super::shim_state::{now_rfc3339, process_start_ticks, ShimState, ShimStatus};
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 const USAGE: &str = "usage:
@@ -29,14 +26,13 @@ const USAGE: &str = "usage:
       create and start the container of <bundle-dir>/config.json; print `ok <pid>` or `err <msg>`
   kubelet-shim sandbox <ns-dir> <hostname> <net|ipc|uts>...
       create the named namespaces, bring up lo, set the hostname, bind-mount them into <ns-dir>
-  kubelet-shim monitor ...   (internal: the long-lived half of `start`)";
+  (the long-lived half of `start` is kubelet-monitor, embedded in this binary)";
 
 /// Entry point of the `kubelet-shim` binary.
 pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("start") if args.len() == 7 => start(&args[2..]),
-        Some("monitor") if args.len() == 11 => monitor(&args[2..]),
         Some("sandbox") if args.len() >= 5 => match sandbox(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
@@ -137,9 +133,13 @@ fn daemon(a: &[String], ready: OwnedFd) -> i32 {
         reap_all();
         1
     };
-    let memcg = match memory_cgroup_dir(Path::new(bundle)) {
+    let cgroup = match cgroups_path(Path::new(bundle)) {
         Ok(p) => p,
         Err(e) => return fail(state, ready, format!("reading spec: {e}")),
+    };
+    let monitor = match install_monitor(Path::new(root)) {
+        Ok(p) => p,
+        Err(e) => return fail(state, ready, format!("installing {}: {e}", kubelet_monitor::BINARY)),
     };
     let ((out_r, out_w), (err_r, err_w)) = match (pipe(), pipe()) {
         (Ok(o), Ok(e)) => (o, e),
@@ -163,231 +163,67 @@ fn daemon(a: &[String], ready: OwnedFd) -> i32 {
         return fail(state, ready, format!("writing state: {e}"));
     }
     drop(container);
-    // Hand over to the small monitor image; the fds must survive execve.
+    // Hand over to the monitor binary; the fds must survive execve.
     for fd in [&ready, &out_r, &err_r] {
         unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) };
     }
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
-    let args = [
-        "monitor".to_string(),
-        id.clone(),
-        root.clone(),
-        state_file.clone(),
-        log_file.clone(),
-        state.pid.to_string(),
-        memcg.display().to_string(),
-        ready.as_raw_fd().to_string(),
-        out_r.as_raw_fd().to_string(),
-        err_r.as_raw_fd().to_string(),
-    ];
+    let args = MonitorArgs {
+        id: id.clone(),
+        lc_root: root.into(),
+        state_file: state_file.into(),
+        log_file: log_file.into(),
+        init: state.pid,
+        cgroup,
+        shim_start_ticks: state.shim_start_ticks,
+        started_at: state.started_at.clone().unwrap_or_default(),
+        ready_fd: ready.as_raw_fd(),
+        out_fd: out_r.as_raw_fd(),
+        err_fd: err_r.as_raw_fd(),
+    };
     let err = std::os::unix::process::CommandExt::exec(
-        std::process::Command::new(exe).args(&args).current_dir("/"),
+        std::process::Command::new(&monitor).args(args.to_args()).current_dir("/"),
     );
     // exec failed: the container runs but nobody would watch it; kill it.
     unsafe { libc::kill(state.pid, libc::SIGKILL) };
-    fail(state, ready, format!("exec monitor: {err}"))
+    fail(state, ready, format!("exec {}: {err}", monitor.display()))
 }
 
-/// The container's memory cgroup directory (v1 hierarchy, or the v2 unified one).
-fn memory_cgroup_dir(bundle: &Path) -> std::io::Result<PathBuf> {
+/// The static kubelet-monitor executable (built by build.rs).
+static MONITOR: &[u8] = include_bytes!(env!("KUBELET_MONITOR_BIN"));
+
+/// Write the embedded monitor out, once per content, to `<root>/../bin/` (next to
+/// libcontainer's state root: `<root-dir>/bin` for the kubelet) and return its path.
+/// Concurrent shims each write a temp file and rename it into place.
+fn install_monitor(lc_root: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = lc_root.parent().unwrap_or(lc_root).join("bin");
+    let path = dir.join(format!("{}-{}", kubelet_monitor::BINARY, env!("KUBELET_MONITOR_ID")));
+    if std::fs::metadata(&path).map(|m| m.len() == MONITOR.len() as u64).unwrap_or(false) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", kubelet_monitor::BINARY, std::process::id()));
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o755).open(&tmp)?;
+    f.write_all(MONITOR)?;
+    // Closed before anyone can exec it (an open writer would give ETXTBSY).
+    drop(f);
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// The container's linux.cgroupsPath (the monitor removes it in every hierarchy).
+fn cgroups_path(bundle: &Path) -> std::io::Result<String> {
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("config.json"))?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let cg = spec["linux"]["cgroupsPath"]
+    spec["linux"]["cgroupsPath"]
         .as_str()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "linux.cgroupsPath must be set"))?;
-    let v1 = Path::new("/sys/fs/cgroup/memory");
-    let base = if v1.is_dir() { v1 } else { Path::new("/sys/fs/cgroup") };
-    Ok(base.join(cg.trim_start_matches('/')))
+        .map(str::to_string)
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "linux.cgroupsPath must be set"))
 }
 
 fn reap_all() {
     let mut st = 0;
     while unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) } > 0 {}
-}
-
-// ---------------------------------------------------------------- monitor
-
-struct Monitor {
-    init: i32,
-    memcg: PathBuf,
-    init_status: Option<i32>,
-}
-
-impl Monitor {
-    /// SIGKILL every process of the container's cgroup, then init itself.
-    fn kill_all(&mut self) {
-        for _ in 0..100 {
-            let procs = std::fs::read_to_string(self.memcg.join("cgroup.procs")).unwrap_or_default();
-            let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
-            if pids.is_empty() {
-                break;
-            }
-            for p in pids {
-                unsafe { libc::kill(p, libc::SIGKILL) };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-            reap(self.init, &mut self.init_status);
-        }
-        if self.init_status.is_none() {
-            unsafe { libc::kill(self.init, libc::SIGKILL) };
-        }
-    }
-
-    fn oom_killed(&self) -> bool {
-        // v1: memory.oom_control has `oom_kill N`; v2: memory.events has `oom_kill N`.
-        for f in ["memory.oom_control", "memory.events"] {
-            if let Ok(text) = std::fs::read_to_string(self.memcg.join(f)) {
-                return text
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("oom_kill "))
-                    .any(|n| n.trim().parse::<u64>().unwrap_or(0) > 0);
-            }
-        }
-        false
-    }
-}
-
-/// Reap every dead child; remember the wait status of `init`.
-fn reap(init: i32, init_status: &mut Option<i32>) {
-    loop {
-        let mut st = 0;
-        let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-        if pid <= 0 {
-            break;
-        }
-        if pid == init {
-            *init_status = Some(st);
-        }
-    }
-}
-
-fn monitor(a: &[String]) -> i32 {
-    let (id, root, state_file, log_file) = (&a[0], &a[1], &a[2], &a[3]);
-    let init: i32 = a[4].parse().unwrap_or(0);
-    let memcg = PathBuf::from(&a[5]);
-    let fd = |s: &String| unsafe { OwnedFd::from_raw_fd(s.parse::<RawFd>().unwrap_or(-1)) };
-    let (ready, out_r, err_r) = (fd(&a[6]), fd(&a[7]), fd(&a[8]));
-    let state_path = Path::new(state_file);
-
-    // Signals arrive through a signalfd, installed before we say `ok`.
-    let sigfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGCHLD, libc::SIGTERM, libc::SIGUSR1, libc::SIGINT, libc::SIGHUP, libc::SIGPIPE] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        OwnedFd::from_raw_fd(libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK))
-    };
-    let _ = std::fs::File::from(ready).write_all(format!("ok {init}\n").as_bytes());
-
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(log_file).ok();
-    let mut streams = [(Some(out_r), CriStream::new("stdout")), (Some(err_r), CriStream::new("stderr"))];
-    let mut m = Monitor { init, memcg, init_status: None };
-    reap(init, &mut m.init_status);
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut exited_at: Option<std::time::Instant> = None;
-    loop {
-        if m.init_status.is_some() && exited_at.is_none() {
-            exited_at = Some(std::time::Instant::now());
-            // With hostPID, init's children survive it: the container ends with init.
-            m.kill_all();
-        }
-        let open = streams.iter().any(|(f, _)| f.is_some());
-        if exited_at.is_some() && !open {
-            break;
-        }
-        let timeout = match exited_at {
-            // Give the pipes a moment to drain; a leaked writer must not pin us.
-            Some(t) => {
-                let left = 2000i64 - t.elapsed().as_millis() as i64;
-                if left <= 0 {
-                    break;
-                }
-                left as i32
-            }
-            None => -1,
-        };
-        let mut pfds = vec![libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        for (f, _) in &streams {
-            pfds.push(libc::pollfd {
-                fd: f.as_ref().map_or(-1, |f| f.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
-        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
-        if n < 0 {
-            if errno().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            break;
-        }
-        if pfds[0].revents != 0 {
-            let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let sz = std::mem::size_of::<libc::signalfd_siginfo>();
-            while unsafe { libc::read(sigfd.as_raw_fd(), &mut si as *mut _ as *mut libc::c_void, sz) } == sz as isize {
-                match si.ssi_signo as i32 {
-                    libc::SIGTERM | libc::SIGINT if m.init_status.is_none() => unsafe {
-                        libc::kill(init, libc::SIGTERM);
-                    },
-                    libc::SIGUSR1 => m.kill_all(),
-                    _ => {}
-                }
-            }
-            reap(init, &mut m.init_status);
-        }
-        for (i, (f, s)) in streams.iter_mut().enumerate() {
-            if pfds[i + 1].revents == 0 {
-                continue;
-            }
-            let Some(fd) = f else { continue };
-            let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-            if r > 0 {
-                if let Some(l) = log.as_mut() {
-                    let _ = s.feed(&buf[..r as usize], &now_rfc3339(), l);
-                }
-            } else if r == 0 || errno().kind() != std::io::ErrorKind::Interrupted {
-                *f = None;
-            }
-        }
-    }
-    let ts = now_rfc3339();
-    if let Some(l) = log.as_mut() {
-        for (_, s) in streams.iter_mut() {
-            let _ = s.finish(&ts, l);
-        }
-    }
-    let st = m.init_status.unwrap_or(0);
-    let mut state = ShimState::load(state_path).unwrap_or_else(|_| ShimState {
-        status: ShimStatus::Running,
-        shim_pid: std::process::id() as i32,
-        shim_start_ticks: 0,
-        pid: init,
-        started_at: None,
-        finished_at: None,
-        exit_code: None,
-        signal: None,
-        oom_killed: false,
-        error: None,
-    });
-    state.status = ShimStatus::Exited;
-    state.finished_at = Some(ts);
-    if libc::WIFSIGNALED(st) {
-        state.signal = Some(libc::WTERMSIG(st));
-        state.exit_code = Some(128 + libc::WTERMSIG(st));
-    } else {
-        state.exit_code = Some(libc::WEXITSTATUS(st));
-    }
-    state.oom_killed = m.oom_killed();
-    // Remove cgroups and libcontainer's state before announcing the exit, so a
-    // kubelet that sees `exited` can rely on the container being gone.
-    if let Ok(mut c) = libcontainer::container::Container::load(Path::new(root).join(id)) {
-        let _ = c.delete(true);
-    }
-    let _ = state.save(state_path);
-    reap_all();
-    0
 }
 
 // ---------------------------------------------------------------- sandbox

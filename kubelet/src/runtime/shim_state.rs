@@ -104,4 +104,42 @@ mod tests {
         assert!(process_start_ticks(me).is_some());
         assert_eq!(process_start_ticks(me), process_start_ticks(me));
     }
+
+    fn parsed(wait_status: i32, oom: bool) -> ShimState {
+        let e = kubelet_monitor::ExitedState {
+            shim_pid: 7,
+            shim_start_ticks: 9,
+            pid: 8,
+            started_at: "2024-05-01T12:00:00.000000001Z",
+            finished_at: "2024-05-01T12:00:01.5Z",
+            wait_status,
+            oom_killed: oom,
+        };
+        serde_json::from_str(&e.to_json()).unwrap()
+    }
+
+    #[test]
+    fn monitor_exit_state_reads_as_shim_state() {
+        // The monitor writes this JSON by hand (it has no serde): keep the two in step.
+        // exit(3): wait status 3 << 8.
+        let s = parsed(3 << 8, false);
+        assert_eq!(
+            s,
+            ShimState {
+                status: ShimStatus::Exited,
+                shim_pid: 7,
+                shim_start_ticks: 9,
+                pid: 8,
+                started_at: Some("2024-05-01T12:00:00.000000001Z".into()),
+                finished_at: Some("2024-05-01T12:00:01.5Z".into()),
+                exit_code: Some(3),
+                signal: None,
+                oom_killed: false,
+                error: None,
+            }
+        );
+        // Killed by SIGKILL: wait status 9.
+        let s = parsed(libc::SIGKILL, true);
+        assert_eq!((s.exit_code, s.signal, s.oom_killed), (Some(137), Some(9), true));
+    }
 }
