@@ -12,6 +12,10 @@ use client::{CancellationToken, Client};
 use scheduler::metrics::Metrics;
 use scheduler::SchedulerConfig;
 
+// mimalloc: the informers decode and drop many small JSON values per pod; glibc's malloc cost a large share of the CPU.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "kube-scheduler", about = "Assigns pending pods to nodes (ferrokube)")]
 struct Flags {
