@@ -118,8 +118,11 @@ impl EventRecorder {
     pub fn publish_ref(&self, reference: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) {
         let cmd = Command::Record(Box::new(Record { reference, type_, reason: reason.to_string(), message: message.into() }));
         if let Err(mpsc::error::TrySendError::Full(Command::Record(r))) = self.tx.try_send(cmd) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(reason = %r.reason, object = ?r.reference.name, "event queue full; dropping event");
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Under a burst this fires per event: log the 1st, 2nd, 4th, 8th... drop.
+            if dropped.is_power_of_two() {
+                tracing::warn!(reason = %r.reason, object = ?r.reference.name, dropped, "event queue full; dropping events");
+            }
         }
     }
 
