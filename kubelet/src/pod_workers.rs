@@ -81,6 +81,8 @@ struct WorkerState {
     start_recorded: bool,
     counted_running: bool,
     counted_containers: i64,
+    /// The pod cgroup and sandbox are in place.
+    prepared: bool,
 }
 
 enum Flow {
@@ -186,11 +188,14 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let mut wake: Option<Instant> = None;
     let mut note = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
 
-    if !terminal {
+    // Pod cgroup and sandbox: once per worker (they are idempotent, but every
+    // status echo from the watch would otherwise redo them).
+    if !terminal && !w.prepared {
         if let Err(e) = prepare_pod(kl, pod, &ctx, qos).await {
             tracing::warn!(pod = %ctx.name, error = %e, "sandbox setup failed");
             return Flow::Wait(Duration::from_secs(2));
         }
+        w.prepared = true;
     }
 
     // Init containers, in order, each to successful completion.

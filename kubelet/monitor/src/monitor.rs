@@ -54,17 +54,32 @@ fn reap(init: i32, init_status: &mut Option<i32>) {
     }
 }
 
-/// Mount points of the cgroup hierarchies (v1 controllers and the v2 one).
+fn fs_type(p: &Path) -> Option<i64> {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0).then_some(st.f_type as i64)
+}
+
+/// The cgroup hierarchies: each cgroup (v1) or cgroup2 filesystem mounted under
+/// /sys/fs/cgroup, or /sys/fs/cgroup itself on a pure v2 host. Found with statfs:
+/// /proc/self/mountinfo grows with every pod and costs O(mounts) to generate.
 fn cgroup_mounts() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split(' ').next()?;
-            let mount_point = pre.split(' ').nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mount_point))
-        })
-        .collect()
+    const CGROUP: i64 = 0x0027_e0eb;
+    const CGROUP2: i64 = 0x6367_7270;
+    let base = Path::new("/sys/fs/cgroup");
+    if fs_type(base) == Some(CGROUP2) {
+        return vec![base.to_path_buf()];
+    }
+    let Ok(rd) = std::fs::read_dir(base) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = rd
+        .flatten()
+        // Co-mounted controllers have symlinks (cpu -> cpu,cpuacct): count each mount once.
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        .filter(|p| matches!(fs_type(p), Some(CGROUP | CGROUP2)))
+        .collect();
+    out.sort();
+    out
 }
 
 /// The container's memory cgroup (v1 memory hierarchy, else the v2 unified one).
@@ -255,3 +270,26 @@ pub fn run(a: MonitorArgs) -> i32 {
     0
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroup_mounts_match_mountinfo() {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut want: Vec<PathBuf> = info
+            .lines()
+            .filter_map(|l| {
+                let (pre, post) = l.split_once(" - ")?;
+                let fstype = post.split(' ').next()?;
+                let mp = pre.split(' ').nth(4)?;
+                (matches!(fstype, "cgroup" | "cgroup2") && mp.starts_with("/sys/fs/cgroup")).then(|| PathBuf::from(mp))
+            })
+            .collect();
+        want.sort();
+        want.dedup();
+        assert!(!want.is_empty(), "no cgroup mounts on this host");
+        assert_eq!(cgroup_mounts(), want);
+    }
+}

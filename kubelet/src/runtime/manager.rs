@@ -82,11 +82,12 @@ fn umount(p: &Path) {
     unsafe { libc::umount2(cstr(p).as_ptr(), libc::MNT_DETACH) };
 }
 
-fn is_mountpoint(p: &Path) -> bool {
-    let s = p.to_string_lossy();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .map(|m| m.lines().any(|l| l.split(' ').nth(4) == Some(&*s)))
-        .unwrap_or(false)
+/// Is a namespace bind-mounted at `p`? (statfs, not /proc/self/mountinfo: that
+/// file grows with every pod and costs O(mounts) to generate.)
+fn ns_pinned(p: &Path) -> bool {
+    const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    unsafe { libc::statfs(cstr(p).as_ptr(), &mut st) == 0 && st.f_type as libc::c_long == NSFS_MAGIC }
 }
 
 /// Is the shim recorded in `s` still the same live process?
@@ -135,7 +136,7 @@ impl Runtime {
             kinds.push("uts");
         }
         let ns = dir.join("ns");
-        if !kinds.is_empty() && !kinds.iter().all(|k| is_mountpoint(&ns.join(k))) {
+        if !kinds.is_empty() && !kinds.iter().all(|k| ns_pinned(&ns.join(k))) {
             for k in &kinds {
                 umount(&ns.join(k));
             }
