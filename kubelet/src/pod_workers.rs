@@ -7,12 +7,12 @@ use crate::images::reference::Reference;
 use crate::images::store::ImageRecord;
 use crate::qos::{self, Qos};
 use crate::quantity;
-use crate::runtime::manager::{wait_shim_exit, Attempt, ContainerRun, PodContext};
-use crate::runtime::shim_state::ShimStatus;
+use crate::runtime::manager::{wait_exit, wait_shim_exit, Attempt, ContainerRun, PodContext, Sandbox};
+use crate::runtime::shim_state::{SandboxState, ShimStatus};
 use crate::runtime::spec::Resources;
 use crate::status::{self, ContainerView, Waiting};
 use client::{Api, DeleteParams, Patch, PostParams};
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -83,6 +83,8 @@ struct WorkerState {
     counted_containers: i64,
     /// The pod cgroup and sandbox are in place.
     prepared: bool,
+    /// The pod's pause process (None: host namespaces only).
+    sandbox: Option<SandboxState>,
 }
 
 enum Flow {
@@ -151,6 +153,7 @@ fn pod_context(kl: &Kubelet, pod: &Pod, qos: Qos) -> PodContext {
         host_network,
         host_ipc: spec.host_ipc.unwrap_or(false),
         host_pid: spec.host_pid.unwrap_or(false),
+        share_pid: spec.share_process_namespace.unwrap_or(false),
         cgroup: crate::cgroups::pod_cgroup(&kl.cgroup_root, qos, &uid),
     }
 }
@@ -189,13 +192,33 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let mut note = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
 
     // Pod cgroup and sandbox: once per worker (they are idempotent, but every
-    // status echo from the watch would otherwise redo them).
-    if !terminal && !w.prepared {
-        if let Err(e) = prepare_pod(kl, pod, &ctx, qos).await {
-            tracing::warn!(pod = %ctx.name, error = %e, "sandbox setup failed");
-            return Flow::Wait(Duration::from_secs(2));
+    // status echo from the watch would otherwise redo them), and again if the
+    // pause process died.
+    let sandbox_dead = w.sandbox.as_ref().is_some_and(|s| !s.alive());
+    if !terminal && (!w.prepared || sandbox_dead) {
+        match prepare_pod(kl, pod, &ctx, qos).await {
+            Ok(sb) => {
+                if sb.replaced {
+                    // Running containers are in the dead sandbox's namespaces.
+                    tracing::info!(pod = %ctx.name, "pod sandbox changed, it will be killed and re-created");
+                    stop_running(kl, &spec, &ctx, grace_of(pod)).await;
+                }
+                // A pause that dies wakes the worker, which replaces it.
+                if let Some(s) = sb.state.clone() {
+                    let notify = notify.clone();
+                    tokio::spawn(async move {
+                        wait_exit(s.pid, s.start_ticks).await;
+                        notify.notify_one();
+                    });
+                }
+                w.sandbox = sb.state;
+                w.prepared = true;
+            }
+            Err(e) => {
+                tracing::warn!(pod = %ctx.name, error = %e, "sandbox setup failed");
+                return Flow::Wait(Duration::from_secs(2));
+            }
         }
-        w.prepared = true;
     }
 
     // Init containers, in order, each to successful completion.
@@ -279,6 +302,11 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     };
     let all_running = !mains.is_empty() && mains.iter().all(|c| c.running());
     let completed = phase == "Succeeded" || phase == "Failed";
+    // A finished pod keeps its logs and status, not its pause process (as upstream).
+    if completed && !running_any(&mains, &inits) && kl.runtime.sandbox(&ctx.uid).is_some() {
+        kl.runtime.stop_sandbox(&ctx.uid).await;
+        w.sandbox = None;
+    }
     let not_ready = if completed { "PodCompleted" } else { "ContainersNotReady" };
     let init_reason = if completed && init_done {
         Some("PodCompleted")
@@ -340,6 +368,10 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     // Level-triggered: re-check now and then even without events.
     let until = wake.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(60));
     Flow::Wait(until.max(Duration::from_millis(10)))
+}
+
+fn running_any(mains: &[ContainerView], inits: &[ContainerView]) -> bool {
+    mains.iter().chain(inits).any(|c| c.running())
 }
 
 fn exit_code(a: &Attempt) -> Option<i32> {
@@ -406,7 +438,18 @@ fn watch_exit(w: &mut WorkerState, notify: &Arc<Notify>, name: &str, a: &Attempt
     }
 }
 
-async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Result<(), String> {
+/// Stop every running container of the pod (its sandbox was replaced).
+async fn stop_running(kl: &Kubelet, spec: &PodSpec, ctx: &PodContext, grace: Duration) {
+    let names = spec.init_containers.iter().flatten().chain(spec.containers.iter()).map(|c| c.name.clone());
+    let stops: Vec<_> = names
+        .filter_map(|n| kl.runtime.attempts(&ctx.uid, &n).pop())
+        .filter(|a| a.running())
+        .filter_map(|a| a.state)
+        .collect();
+    futures::future::join_all(stops.iter().map(|s| kl.runtime.stop(s, grace))).await;
+}
+
+async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Result<Sandbox, String> {
     let spec = pod.spec.clone().unwrap_or_default();
     let mut limits = crate::cgroups::PodLimits::default();
     let sum = |f: &dyn Fn(&Container) -> Option<i64>| -> Option<i64> {
@@ -539,7 +582,7 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
         oom_score_adj: qos::oom_score_adj(qos, c, kl.memory_capacity, kl.oom_floor),
         image: img,
     };
-    match kl.runtime.start_container(ctx, &run).await {
+    match kl.runtime.start_container(ctx, w.sandbox.as_ref(), &run).await {
         Ok(state) => {
             w.waiting.remove(&c.name);
             let a = Attempt { n: attempt, dir: Default::default(), state: Some(state) };

@@ -127,6 +127,66 @@ async fn two_containers_talk_over_localhost_and_share_hostname() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn share_process_namespace_shows_the_other_containers_processes() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("shared", &name, json!({"shareProcessNamespace": true, "terminationGracePeriodSeconds": 1, "containers": [
+        {"name": "sleeper", "image": "busybox", "command": ["sleep", "3600"]},
+        {"name": "looker", "image": "busybox", "command": ["sh", "-c",
+            "until ps -o args | grep -q '^sleep 3600'; do sleep 0.1; done; ps -o pid,args; echo init=$(tr '\\0' ' ' < /proc/1/cmdline); exec sleep 3600"]},
+    ]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "shared", "Running", |p| phase(p) == "Running").await;
+    let uid = running["metadata"]["uid"].as_str().unwrap().to_string();
+    let log = node.logs().join(format!("default_shared_{uid}/looker/0.log"));
+    let text = wait_for(LONG, "looker output", || std::fs::read_to_string(&log).ok().filter(|t| t.contains("init=")));
+    assert!(text.contains("sleep 3600"), "the sleeper's process is visible: {text}");
+    assert!(text.lines().any(|l| l.contains("init=") && l.contains("/kubelet-monitor-") && l.contains(" pause")), "PID 1 is the pause: {text}");
+    let sb = node.sandboxes().into_iter().find(|s| s.namespaces.iter().any(|k| k == "pid")).expect("a sandbox with a PID namespace");
+    assert!(sb.alive());
+
+    // Deleting the pod kills the pause process and removes everything.
+    pods.delete("shared", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "shared").await;
+    wait_for(LONG, "pause exit", || (!sb.alive()).then_some(()));
+    assert!(!node.root().join("pods").join(&uid).exists());
+    assert!(node.cg.child_dirs().iter().all(|d| !d.to_string_lossy().contains(&uid)), "{:?}", node.cg.child_dirs());
+    assert!(mounts_under(node.dir.path()).is_empty(), "{:?}", mounts_under(node.dir.path()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_pause_is_replaced_and_the_containers_restart_in_the_new_sandbox() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("phoenix", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [
+        {"name": "c", "image": "busybox", "command": ["sh", "-c", "readlink /proc/self/ns/net; exec sleep 3600"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "phoenix", "Running", |p| phase(p) == "Running").await;
+    let uid = running["metadata"]["uid"].as_str().unwrap().to_string();
+    let old = node.sandboxes().pop().expect("a sandbox");
+    unsafe { libc::kill(old.pid, libc::SIGKILL) };
+    let restarted = wait_pod(&pods, "phoenix", "restart in a new sandbox", |p| {
+        p["status"]["containerStatuses"][0]["restartCount"] == 1 && p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+    })
+    .await;
+    assert_eq!(phase(&restarted), "Running");
+    let new = node.sandboxes().pop().expect("a new sandbox");
+    assert!(new.alive() && new.pid != old.pid);
+    // The new attempt runs in the new pause's network namespace.
+    let netns = std::fs::read_link(new.ns_path("net").unwrap()).unwrap();
+    let log = node.logs().join(format!("default_phoenix_{uid}/c/1.log"));
+    let text = wait_for(LONG, "second attempt output", || std::fs::read_to_string(&log).ok().filter(|t| t.contains("net:")));
+    assert!(text.contains(&netns.display().to_string()), "{netns:?} in {text}");
+    pods.delete("phoenix", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "phoenix").await;
+    assert!(!new.alive());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn pod_over_its_memory_limit_is_oom_killed() {
     let tc = TestCluster::start().await.unwrap();
     let name = unique("node");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kubelet::runtime::shim_state::{ShimState, ShimStatus};
+use kubelet::runtime::shim_state::{SandboxState, ShimState, ShimStatus};
 use kubelet::runtime::spec::{self, ContainerConfig, Ns, Resources};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,9 +27,17 @@ impl Env {
         Env { dir, cg: CgroupParent::new(), rootfs }
     }
 
+    /// A container whose rootfs is an overlay on the busybox tree, mounted by the
+    /// shim in its own mount namespace (as the kubelet has it).
     fn config(&self, id: &str, args: &[&str]) -> ContainerConfig {
+        let b = self.dir.path().join(id);
+        for d in ["merged", "upper", "work"] {
+            std::fs::create_dir_all(b.join(d)).unwrap();
+        }
+        let overlay = format!("lowerdir={},upperdir={},workdir={}", self.rootfs.display(), b.join("upper").display(), b.join("work").display());
         ContainerConfig {
-            rootfs: self.rootfs.clone(),
+            rootfs: b.join("merged"),
+            rootfs_overlay: Some(overlay),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: vec!["PATH=/bin".into()],
             cwd: "/".into(),
@@ -113,6 +121,8 @@ fn sigterm_reaches_a_handler_and_sigusr1_kills_all() {
     let (state, log) = env.start("term", &env.config("term", &["sh", "-c", trap]));
     let s = ShimState::load(&state).unwrap();
     assert_eq!(s.status, ShimStatus::Running);
+    // The rootfs overlay lives in the shim's mount namespace, not the host's.
+    assert!(mounts_under(env.dir.path()).is_empty(), "{:?}", mounts_under(env.dir.path()));
     // The shim daemon is its own session leader, not our child.
     assert_eq!(unsafe { libc::getsid(s.shim_pid) }, s.shim_pid);
     // Once the container runs, the long-lived process is the small monitor binary.
@@ -147,34 +157,58 @@ fn memory_limit_overrun_is_oom_killed() {
     assert!(env.cg.child_dirs().is_empty(), "leaked cgroups: {:?}", env.cg.child_dirs());
 }
 
+/// `kubelet-shim sandbox`: the pod's pause process and its namespaces.
+fn sandbox(env: &Env, kinds: &[&str]) -> SandboxState {
+    let file = env.dir.path().join("sandbox.json");
+    let out = Command::new(SHIM)
+        .arg("sandbox")
+        .arg(&file)
+        .arg(env.dir.path().join("lc"))
+        .arg("my-pod")
+        .args(kinds)
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && answer.starts_with("ok "), "sandbox failed: {answer}");
+    let sb = SandboxState::load(&file).unwrap();
+    assert!(sb.alive());
+    // The pause is the monitor binary in pause mode.
+    let exe = std::fs::read_link(format!("/proc/{}/exe", sb.pid)).unwrap();
+    assert!(exe.file_name().unwrap().to_string_lossy().starts_with("kubelet-monitor-"), "{exe:?}");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{}/cmdline", sb.pid)).unwrap().split('\0').nth(1), Some("pause"));
+    sb
+}
+
+/// Kill the pause process and wait until it is gone.
+fn stop_sandbox(sb: &SandboxState) {
+    unsafe { libc::kill(sb.pid, libc::SIGTERM) };
+    wait_for(LONG, "pause exit", || (!sb.alive()).then_some(()));
+}
+
+impl Env {
+    /// A container config that joins the sandbox's namespaces.
+    fn join(&self, sb: &SandboxState, id: &str, args: &[&str]) -> ContainerConfig {
+        let mut c = self.config(id, args);
+        c.hostname = None;
+        let ns = |k: &str| sb.ns_path(k).map(Ns::Path).unwrap_or(Ns::New);
+        (c.net, c.ipc, c.uts, c.pid) = (ns("net"), ns("ipc"), ns("uts"), ns("pid"));
+        c
+    }
+}
+
 #[test]
 fn sandbox_namespaces_are_shared_by_containers() {
     let env = Env::new();
-    let ns = env.dir.path().join("ns");
-    let out = Command::new(SHIM)
-        .args(["sandbox"])
-        .arg(&ns)
-        .args(["my-pod", "net", "ipc", "uts"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let join = |id: &str, args: &[&str]| {
-        let mut c = env.config(id, args);
-        c.hostname = None;
-        c.net = Ns::Path(ns.join("net"));
-        c.ipc = Ns::Path(ns.join("ipc"));
-        c.uts = Ns::Path(ns.join("uts"));
-        c
-    };
+    let sb = sandbox(&env, &["net", "ipc", "uts"]);
     let (srv_state, srv_log) = env.start(
         "server",
         // `nc -l` alone quits at stdin EOF before late data; -e hands the connection to a reader.
-        &join("server", &["sh", "-c", "readlink /proc/self/ns/ipc; exec nc -l -p 9999 -e sh -c 'head -n1 >&2'"]),
+        &env.join(&sb, "server", &["sh", "-c", "readlink /proc/self/ns/ipc; exec nc -l -p 9999 -e sh -c 'head -n1 >&2'"]),
     );
     wait_for(LONG, "server start", || std::fs::read_to_string(&srv_log).ok().filter(|t| t.contains("ipc:")));
     let (cli_state, cli_log) = env.start(
         "client",
-        &join("client", &["sh", "-c", "hostname; readlink /proc/self/ns/ipc; until echo hi-over-localhost | nc 127.0.0.1 9999; do sleep 0.1; done"]),
+        &env.join(&sb, "client", &["sh", "-c", "hostname; readlink /proc/self/ns/ipc; until echo hi-over-localhost | nc 127.0.0.1 9999; do sleep 0.1; done"]),
     );
     let c = wait_exited(&cli_state);
     assert_eq!(c.exit_code, Some(0));
@@ -184,13 +218,28 @@ fn sandbox_namespaces_are_shared_by_containers() {
     assert!(srv.contains("stderr F hi-over-localhost"), "{srv}");
     let cli = std::fs::read_to_string(&cli_log).unwrap();
     assert!(cli.contains("stdout F my-pod"), "hostname from the sandbox: {cli}");
-    // Both containers are in the sandbox's IPC namespace (SysV IPC is shared).
-    use std::os::unix::fs::MetadataExt;
-    let ipc = format!("stdout F ipc:[{}]", std::fs::metadata(ns.join("ipc")).unwrap().ino());
+    // Both containers are in the pause's IPC namespace (SysV IPC is shared).
+    let ipc = std::fs::read_link(sb.ns_path("ipc").unwrap()).unwrap();
+    let ipc = format!("stdout F {}", ipc.display());
     assert!(cli.contains(&ipc) && srv.contains(&ipc), "{ipc} in {cli} and {srv}");
-    for k in ["net", "ipc", "uts"] {
-        let p = std::ffi::CString::new(ns.join(k).to_string_lossy().as_bytes()).unwrap();
-        assert_eq!(unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) }, 0);
-    }
-    assert!(mounts_under(env.dir.path()).is_empty());
+    stop_sandbox(&sb);
+    assert!(mounts_under(env.dir.path()).is_empty(), "{:?}", mounts_under(env.dir.path()));
+}
+
+#[test]
+fn shared_pid_namespace_has_pause_as_init() {
+    let env = Env::new();
+    let sb = sandbox(&env, &["net", "ipc", "uts", "pid"]);
+    let (a_state, _) = env.start("sleeper", &env.join(&sb, "sleeper", &["sleep", "1000"]));
+    let (b_state, b_log) = env.start("looker", &env.join(&sb, "looker", &["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ps -o pid,args"]));
+    let b = wait_exited(&b_state);
+    assert_eq!(b.exit_code, Some(0));
+    let log = std::fs::read_to_string(&b_log).unwrap();
+    assert!(log.contains("/kubelet-monitor-") && log.contains(" pause"), "pause is PID 1: {log}");
+    assert!(log.contains("sleep 1000"), "the other container's process is visible: {log}");
+    // PID 1 of the namespace gone: every process in it is killed.
+    stop_sandbox(&sb);
+    let a = wait_exited(&a_state);
+    assert_eq!(a.signal, Some(9));
+    assert!(env.cg.child_dirs().is_empty(), "leaked cgroups: {:?}", env.cg.child_dirs());
 }

@@ -12,9 +12,14 @@
 //! and when init is gone removes the container's cgroups and libcontainer state
 //! directory (what libcontainer's delete does for a stopped container without
 //! hooks), then records the exit status and OOM kills in the state file.
+//!
+//! `kubelet-monitor pause` is a pod's sandbox process (upstream's pause): it holds
+//! the pod's network, IPC and UTS namespaces (and with shareProcessNamespace is
+//! PID 1 of the pod's PID namespace), reaping orphans until told to stop.
 
 pub mod cri_log;
 mod monitor;
+mod pause;
 mod state;
 
 pub use state::{rfc3339_nanos, ExitedState};
@@ -96,8 +101,9 @@ pub fn main() -> i32 {
                 2
             }
         },
+        Some("pause") if args.len() == 2 => pause::run(),
         _ => {
-            eprintln!("usage: kubelet-monitor monitor ... (started by kubelet-shim start)");
+            eprintln!("usage: kubelet-monitor monitor ... (started by kubelet-shim start) | kubelet-monitor pause");
             2
         }
     }

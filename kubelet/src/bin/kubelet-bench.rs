@@ -91,6 +91,13 @@ async fn main() -> anyhow::Result<()> {
             unsafe { libc::kill(s.shim_pid, libc::SIGUSR1) };
         }
     }
+    for p in std::fs::read_dir(dir.path().join("root/pods")).into_iter().flatten().flatten() {
+        if let Ok(s) = kubelet::runtime::shim_state::SandboxState::load(&p.path().join("sandbox.json")) {
+            if s.alive() {
+                unsafe { libc::kill(s.pid, libc::SIGKILL) };
+            }
+        }
+    }
     std::thread::sleep(Duration::from_millis(500));
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let root = dir.path().to_string_lossy().to_string();

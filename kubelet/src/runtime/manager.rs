@@ -4,11 +4,13 @@
 //!
 //! Layout under `<root-dir>`:
 //! `pods/<uid>/pod.json` (last seen spec, to clean up pods deleted while down),
-//! `pods/<uid>/ns/{net,ipc,uts}` (the sandbox), `pods/<uid>/etc/{hosts,hostname}`,
-//! `pods/<uid>/containers/<name>/<attempt>/` (bundle: config.json, rootfs mount,
-//! upper/work dirs, the shim's state.json), `libcontainer/` (its state root).
+//! `pods/<uid>/sandbox.json` (the pause process holding the pod's namespaces),
+//! `pods/<uid>/etc/{hosts,hostname}`, `pods/<uid>/containers/<name>/<attempt>/`
+//! (bundle: config.json, rootfs dir (the overlay is mounted in the shim's own mount
+//! namespace), upper/work dirs, the shim's state.json), `libcontainer/` (its state
+//! root), `bin/` (the monitor executable).
 
-use super::shim_state::{process_start_ticks, ShimState, ShimStatus};
+use super::shim_state::{process_start_ticks, SandboxState, ShimState, ShimStatus};
 use super::spec::{self, ContainerConfig, Mount, Ns, Resources};
 use crate::images::store::{ImageRecord, ImageStore};
 use std::ffi::CString;
@@ -56,7 +58,19 @@ pub struct PodContext {
     pub host_network: bool,
     pub host_ipc: bool,
     pub host_pid: bool,
+    /// shareProcessNamespace: the containers share the pause's PID namespace.
+    pub share_pid: bool,
     pub cgroup: String,
+}
+
+/// What `ensure_sandbox` found or did.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// None when the pod uses only host namespaces.
+    pub state: Option<SandboxState>,
+    /// A new pause process replaced a dead one: containers still running are in
+    /// the old namespaces and must be restarted (upstream's SandboxChanged).
+    pub replaced: bool,
 }
 
 /// What to run in one container attempt.
@@ -80,14 +94,6 @@ fn cstr(p: &Path) -> CString {
 
 fn umount(p: &Path) {
     unsafe { libc::umount2(cstr(p).as_ptr(), libc::MNT_DETACH) };
-}
-
-/// Is a namespace bind-mounted at `p`? (statfs, not /proc/self/mountinfo: that
-/// file grows with every pod and costs O(mounts) to generate.)
-fn ns_pinned(p: &Path) -> bool {
-    const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    unsafe { libc::statfs(cstr(p).as_ptr(), &mut st) == 0 && st.f_type as libc::c_long == NSFS_MAGIC }
 }
 
 /// Is the shim recorded in `s` still the same live process?
@@ -119,46 +125,72 @@ impl Runtime {
             .unwrap_or_default()
     }
 
-    /// Pin the pod's namespaces (unless host ones are asked for) and write its
-    /// /etc files. Idempotent: an existing sandbox is kept.
-    pub async fn ensure_sandbox(&self, p: &PodContext, pod_json: &[u8]) -> Result<(), RuntimeError> {
+    fn sandbox_file(&self, uid: &str) -> PathBuf {
+        self.pod_dir(uid).join("sandbox.json")
+    }
+
+    /// The pod's pause process, if it has one and it is alive.
+    pub fn sandbox(&self, uid: &str) -> Option<SandboxState> {
+        SandboxState::load(&self.sandbox_file(uid)).ok().filter(|s| s.alive())
+    }
+
+    /// Make sure the pod's pause process runs (unless it only uses host
+    /// namespaces) and write its /etc files. An alive sandbox is kept.
+    pub async fn ensure_sandbox(&self, p: &PodContext, pod_json: &[u8]) -> Result<Sandbox, RuntimeError> {
         let dir = self.pod_dir(&p.uid);
         std::fs::create_dir_all(dir.join("etc"))?;
         std::fs::write(dir.join("pod.json"), pod_json)?;
-        let mut kinds = Vec::new();
-        if !p.host_network {
-            kinds.push("net");
-        }
-        if !p.host_ipc {
-            kinds.push("ipc");
-        }
-        if !p.host_network {
-            kinds.push("uts");
-        }
-        let ns = dir.join("ns");
-        if !kinds.is_empty() && !kinds.iter().all(|k| ns_pinned(&ns.join(k))) {
-            for k in &kinds {
-                umount(&ns.join(k));
-            }
-            let out = tokio::process::Command::new(&self.shim)
-                .arg("sandbox")
-                .arg(&ns)
-                .arg(&p.hostname)
-                .args(&kinds)
-                .env_clear()
-                .output()
-                .await?;
-            if !out.status.success() {
-                return Err(RuntimeError::Shim(format!("sandbox: {}", String::from_utf8_lossy(&out.stderr).trim())));
-            }
-        }
         let hosts = format!(
             "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n127.0.1.1\t{}\n",
             p.hostname
         );
         std::fs::write(dir.join("etc/hosts"), hosts)?;
         std::fs::write(dir.join("etc/hostname"), format!("{}\n", p.hostname))?;
-        Ok(())
+
+        let mut kinds = Vec::new();
+        if !p.host_network {
+            kinds.extend(["net", "uts"]);
+        }
+        if !p.host_ipc {
+            kinds.push("ipc");
+        }
+        if p.share_pid && !p.host_pid {
+            kinds.push("pid");
+        }
+        if kinds.is_empty() {
+            return Ok(Sandbox { state: None, replaced: false });
+        }
+        let file = self.sandbox_file(&p.uid);
+        let old = SandboxState::load(&file).ok();
+        if let Some(s) = old.as_ref().filter(|s| s.alive()) {
+            return Ok(Sandbox { state: Some(s.clone()), replaced: false });
+        }
+        let out = tokio::process::Command::new(&self.shim)
+            .arg("sandbox")
+            .arg(&file)
+            .arg(self.lc_root())
+            .arg(&p.hostname)
+            .args(&kinds)
+            .env_clear()
+            .output()
+            .await?;
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !answer.starts_with("ok ") {
+            return Err(RuntimeError::Shim(format!("sandbox: {}", answer.trim_start_matches("err "))));
+        }
+        Ok(Sandbox { state: Some(SandboxState::load(&file)?), replaced: old.is_some() })
+    }
+
+    /// Stop the pod's pause process (its namespaces go with it).
+    pub async fn stop_sandbox(&self, uid: &str) {
+        let Some(s) = self.sandbox(uid) else { return };
+        let fd = pidfd(s.pid);
+        if s.alive() {
+            unsafe { libc::kill(s.pid, libc::SIGKILL) };
+        }
+        if let Some(fd) = &fd {
+            let _ = tokio::time::timeout(Duration::from_secs(10), wait_pidfd(fd)).await;
+        }
     }
 
     pub fn attempts(&self, uid: &str, container: &str) -> Vec<Attempt> {
@@ -179,8 +211,8 @@ impl Runtime {
         v
     }
 
-    /// Create the bundle and rootfs, run `kubelet-shim start`. The returned state is Running.
-    pub async fn start_container(&self, p: &PodContext, c: &ContainerRun) -> Result<ShimState, RuntimeError> {
+    /// Create the bundle, run `kubelet-shim start`. The returned state is Running.
+    pub async fn start_container(&self, p: &PodContext, sandbox: Option<&SandboxState>, c: &ContainerRun) -> Result<ShimState, RuntimeError> {
         let dir = self.pod_dir(&p.uid).join("containers").join(&c.name).join(c.attempt.to_string());
         if dir.exists() {
             self.remove_attempt(&dir);
@@ -188,7 +220,6 @@ impl Runtime {
         for d in ["rootfs", "upper", "work"] {
             std::fs::create_dir_all(dir.join(d))?;
         }
-        let rootfs = dir.join("rootfs");
         let lower: Vec<String> = self
             .images
             .lower_dirs(&c.image)
@@ -196,20 +227,22 @@ impl Runtime {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        let opts = format!(
+        let overlay = format!(
             "lowerdir={},upperdir={},workdir={}",
             lower.join(":"),
             dir.join("upper").display(),
             dir.join("work").display()
         );
-        let opts = CString::new(opts).unwrap();
-        if unsafe { libc::mount(c"overlay".as_ptr(), cstr(&rootfs).as_ptr(), c"overlay".as_ptr(), 0, opts.as_ptr().cast()) } != 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
         let pod_dir = self.pod_dir(&p.uid);
-        let ns = |k: &str, host: bool| if host { Ns::Host } else { Ns::Path(pod_dir.join("ns").join(k)) };
+        // The pause's namespace, else the host's (host* fields), else a new one.
+        let ns = |k: &str, host: bool| match sandbox.and_then(|s| s.ns_path(k)) {
+            Some(path) => Ns::Path(path),
+            None if host => Ns::Host,
+            None => Ns::New,
+        };
         let cfg = ContainerConfig {
-            rootfs: rootfs.clone(),
+            rootfs: dir.join("rootfs"),
+            rootfs_overlay: Some(overlay),
             args: c.args.clone(),
             env: c.env.clone(),
             cwd: c.cwd.clone(),
@@ -219,7 +252,7 @@ impl Runtime {
             net: ns("net", p.host_network),
             ipc: ns("ipc", p.host_ipc),
             uts: ns("uts", p.host_network),
-            pid: if p.host_pid { Ns::Host } else { Ns::New },
+            pid: ns("pid", p.host_pid),
             cgroups_path: format!("{}/{}", p.cgroup, container_id(&p.uid, &c.name, c.attempt)),
             resources: c.resources.clone(),
             oom_score_adj: c.oom_score_adj,
@@ -244,13 +277,13 @@ impl Runtime {
             .await?;
         let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !answer.starts_with("ok ") {
-            umount(&rootfs);
             return Err(RuntimeError::Shim(answer.trim_start_matches("err ").to_string()));
         }
         Ok(ShimState::load(&state_file)?)
     }
 
-    /// Unmount and delete one attempt's directory.
+    /// Delete one attempt's directory (the unmount is for rootfs mounts made in the
+    /// host's mount namespace by kubelets before the shim mounted them privately).
     pub fn remove_attempt(&self, dir: &Path) {
         umount(&dir.join("rootfs"));
         let _ = std::fs::remove_dir_all(dir);
@@ -291,8 +324,8 @@ impl Runtime {
         }
     }
 
-    /// Stop every container of a pod and remove everything it has on this node
-    /// (mounts, namespaces, pod cgroup, directories; logs stay until the pod is gone
+    /// Stop every container of a pod and its pause process, and remove everything
+    /// it has on this node (pod cgroup, directories; logs stay until the pod is gone
     /// from the API, then go too).
     pub async fn remove_pod(&self, uid: &str, grace: Duration, cgroup: Option<&str>) {
         let dir = self.pod_dir(uid);
@@ -308,11 +341,13 @@ impl Runtime {
             }
         }
         futures::future::join_all(stops).await;
+        self.stop_sandbox(uid).await;
         for c in &containers {
             for a in self.attempts(uid, c) {
                 self.remove_attempt(&a.dir);
             }
         }
+        // Namespace pins of kubelets that held pods' namespaces with bind mounts.
         for k in ["net", "ipc", "uts"] {
             umount(&dir.join("ns").join(k));
         }
@@ -358,12 +393,19 @@ pub async fn wait_pidfd(fd: &OwnedFd) {
 
 /// Waits for the shim of `s` to exit (immediately if it is gone already).
 pub async fn wait_shim_exit(s: &ShimState) {
-    if !shim_alive(s) {
+    wait_exit(s.shim_pid, s.shim_start_ticks).await
+}
+
+/// Waits for the process `pid` started at `start_ticks` to exit (immediately if
+/// it is gone already).
+pub async fn wait_exit(pid: i32, start_ticks: u64) {
+    let alive = || pid > 0 && process_start_ticks(pid) == Some(start_ticks);
+    if !alive() {
         return;
     }
-    if let Some(fd) = pidfd(s.shim_pid) {
+    if let Some(fd) = pidfd(pid) {
         // The pid may have been reused between the check and pidfd_open.
-        if shim_alive(s) {
+        if alive() {
             wait_pidfd(&fd).await;
         }
     }

@@ -11,7 +11,10 @@
 //!    execve keeps the children, the subreaper flag and the pipes, and the
 //!    long-lived process holds none of libcontainer's code or heap.
 //!
-//! `kubelet-shim sandbox` creates a pod's namespaces and pins them as bind mounts.
+//! Before libcontainer runs, the shim moves into a mount namespace of its own and
+//! mounts the container's rootfs overlay there (`private_rootfs`).
+//!
+//! `kubelet-shim sandbox` starts a pod's pause process (`shim_sandbox`).
 //! Everything here is single-threaded and uses plain syscalls.
 
 use kubelet_monitor::MonitorArgs;
@@ -24,8 +27,9 @@ use std::path::{Path, PathBuf};
 const USAGE: &str = "usage:
   kubelet-shim start <container-id> <bundle-dir> <libcontainer-root> <state-file> <log-file>
       create and start the container of <bundle-dir>/config.json; print `ok <pid>` or `err <msg>`
-  kubelet-shim sandbox <ns-dir> <hostname> <net|ipc|uts>...
-      create the named namespaces, bring up lo, set the hostname, bind-mount them into <ns-dir>
+  kubelet-shim sandbox <state-file> <libcontainer-root> <hostname> <net|ipc|uts|pid>...
+      start the pod's pause process in the named new namespaces (lo up, hostname set);
+      write <state-file> and print `ok <pid>` or `err <msg>`
   (the long-lived half of `start` is kubelet-monitor, embedded in this binary)";
 
 /// Entry point of the `kubelet-shim` binary.
@@ -33,10 +37,13 @@ pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("start") if args.len() == 7 => start(&args[2..]),
-        Some("sandbox") if args.len() >= 5 => match sandbox(&args[2..]) {
-            Ok(()) => 0,
+        Some("sandbox") if args.len() >= 5 => match super::shim_sandbox::run(&args[2..]) {
+            Ok(s) => {
+                println!("ok {}", s.pid);
+                0
+            }
             Err(e) => {
-                eprintln!("sandbox: {e}");
+                println!("err {e}");
                 1
             }
         },
@@ -47,11 +54,11 @@ pub fn main() -> i32 {
     }
 }
 
-fn errno() -> std::io::Error {
+pub(super) fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub(super) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(errno());
@@ -133,10 +140,13 @@ fn daemon(a: &[String], ready: OwnedFd) -> i32 {
         reap_all();
         1
     };
-    let cgroup = match cgroups_path(Path::new(bundle)) {
-        Ok(p) => p,
+    let spec = match read_bundle(Path::new(bundle)) {
+        Ok(b) => b,
         Err(e) => return fail(state, ready, format!("reading spec: {e}")),
     };
+    if let Err(e) = private_rootfs(&spec) {
+        return fail(state, ready, format!("preparing the rootfs: {e}"));
+    }
     let monitor = match install_monitor(Path::new(root)) {
         Ok(p) => p,
         Err(e) => return fail(state, ready, format!("installing {}: {e}", kubelet_monitor::BINARY)),
@@ -173,7 +183,7 @@ fn daemon(a: &[String], ready: OwnedFd) -> i32 {
         state_file: state_file.into(),
         log_file: log_file.into(),
         init: state.pid,
-        cgroup,
+        cgroup: spec.cgroups_path.clone(),
         shim_start_ticks: state.shim_start_ticks,
         started_at: state.started_at.clone().unwrap_or_default(),
         ready_fd: ready.as_raw_fd(),
@@ -194,7 +204,7 @@ static MONITOR: &[u8] = include_bytes!(env!("KUBELET_MONITOR_BIN"));
 /// Write the embedded monitor out, once per content, to `<root>/../bin/` (next to
 /// libcontainer's state root: `<root-dir>/bin` for the kubelet) and return its path.
 /// Concurrent shims each write a temp file and rename it into place.
-fn install_monitor(lc_root: &Path) -> std::io::Result<PathBuf> {
+pub(super) fn install_monitor(lc_root: &Path) -> std::io::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = lc_root.parent().unwrap_or(lc_root).join("bin");
     let path = dir.join(format!("{}-{}", kubelet_monitor::BINARY, env!("KUBELET_MONITOR_ID")));
@@ -211,77 +221,54 @@ fn install_monitor(lc_root: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// The container's linux.cgroupsPath (the monitor removes it in every hierarchy).
-fn cgroups_path(bundle: &Path) -> std::io::Result<String> {
+/// What the shim needs from the bundle's config.json.
+struct Bundle {
+    /// linux.cgroupsPath (the monitor removes it in every hierarchy).
+    cgroups_path: String,
+    root: PathBuf,
+    /// Options of the overlay to mount at `root` (see `spec::ROOTFS_OVERLAY`).
+    overlay: Option<String>,
+}
+
+fn read_bundle(bundle: &Path) -> std::io::Result<Bundle> {
+    let invalid = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
     let spec: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("config.json"))?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    spec["linux"]["cgroupsPath"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "linux.cgroupsPath must be set"))
+    let cgroups_path = spec["linux"]["cgroupsPath"].as_str().ok_or_else(|| invalid("linux.cgroupsPath must be set"))?;
+    let root = spec["root"]["path"].as_str().ok_or_else(|| invalid("root.path must be set"))?;
+    Ok(Bundle {
+        cgroups_path: cgroups_path.to_string(),
+        root: bundle.join(root),
+        overlay: spec["annotations"][super::spec::ROOTFS_OVERLAY].as_str().map(str::to_string),
+    })
+}
+
+/// Give the shim (and so the container and the monitor) a mount namespace of its
+/// own and mount the rootfs overlay there: the mount never shows in the host's
+/// mount table (whose size every mountinfo read pays for), and it goes away with
+/// the last process of the container's monitor.
+fn private_rootfs(b: &Bundle) -> std::io::Result<()> {
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(errno());
+        }
+        // Receive the host's later mounts, send none back.
+        if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null()) != 0 {
+            return Err(errno());
+        }
+    }
+    if let Some(opts) = &b.overlay {
+        let target = CString::new(b.root.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+        let opts = CString::new(opts.as_str()).map_err(std::io::Error::other)?;
+        let r = unsafe { libc::mount(c"overlay".as_ptr(), target.as_ptr(), c"overlay".as_ptr(), 0, opts.as_ptr().cast()) };
+        if r != 0 {
+            return Err(std::io::Error::other(format!("mounting the rootfs overlay: {}", errno())));
+        }
+    }
+    Ok(())
 }
 
 fn reap_all() {
     let mut st = 0;
     while unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) } > 0 {}
-}
-
-// ---------------------------------------------------------------- sandbox
-
-fn sandbox(a: &[String]) -> std::io::Result<()> {
-    let dir = Path::new(&a[0]);
-    let hostname = &a[1];
-    let kinds: Vec<&str> = a[2..].iter().map(String::as_str).collect();
-    let mut flags = 0;
-    for k in &kinds {
-        flags |= match *k {
-            "net" => libc::CLONE_NEWNET,
-            "ipc" => libc::CLONE_NEWIPC,
-            "uts" => libc::CLONE_NEWUTS,
-            other => return Err(std::io::Error::other(format!("unknown namespace {other}"))),
-        };
-    }
-    std::fs::create_dir_all(dir)?;
-    if unsafe { libc::unshare(flags) } != 0 {
-        return Err(errno());
-    }
-    if kinds.contains(&"uts") && unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) } != 0 {
-        return Err(errno());
-    }
-    if kinds.contains(&"net") {
-        loopback_up()?;
-    }
-    for k in &kinds {
-        let target = dir.join(k);
-        std::fs::File::create(&target)?;
-        let src = CString::new(format!("/proc/self/ns/{k}")).unwrap();
-        let dst = CString::new(target.as_os_str().as_encoded_bytes()).unwrap();
-        if unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) } != 0 {
-            return Err(errno());
-        }
-    }
-    Ok(())
-}
-
-/// `ip link set lo up` in the current network namespace.
-fn loopback_up() -> std::io::Result<()> {
-    unsafe {
-        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if sock < 0 {
-            return Err(errno());
-        }
-        let sock = OwnedFd::from_raw_fd(sock);
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *d = *s as libc::c_char;
-        }
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
-            return Err(errno());
-        }
-        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
-            return Err(errno());
-        }
-    }
-    Ok(())
 }

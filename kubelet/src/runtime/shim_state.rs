@@ -56,6 +56,40 @@ impl ShimState {
     }
 }
 
+/// A pod's sandbox: its pause process (`kubelet-shim sandbox`), whose namespaces
+/// the pod's containers join. `<pod-dir>/sandbox.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxState {
+    pub pid: i32,
+    /// With the pid, identifies the pause process across kubelet restarts.
+    pub start_ticks: u64,
+    /// The namespaces it holds: net, ipc, uts, pid.
+    pub namespaces: Vec<String>,
+}
+
+impl SandboxState {
+    pub fn load(path: &Path) -> std::io::Result<SandboxState> {
+        serde_json::from_slice(&std::fs::read(path)?).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self).expect("state serializes"))?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Is the pause process still the one recorded?
+    pub fn alive(&self) -> bool {
+        self.pid > 0 && process_start_ticks(self.pid) == Some(self.start_ticks)
+    }
+
+    /// Path of one of its namespaces, e.g. `/proc/<pid>/ns/net`.
+    pub fn ns_path(&self, kind: &str) -> Option<std::path::PathBuf> {
+        self.namespaces.iter().any(|k| k == kind).then(|| format!("/proc/{}/ns/{kind}", self.pid).into())
+    }
+}
+
 /// RFC 3339 timestamp with nanoseconds, as CRI logs and Kubernetes status use.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)

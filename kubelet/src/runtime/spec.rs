@@ -16,6 +16,10 @@ pub enum Ns {
     Path(PathBuf),
 }
 
+/// Annotation holding the options of the overlay that kubelet-shim mounts as the
+/// container's rootfs, inside its own mount namespace (never the host's).
+pub const ROOTFS_OVERLAY: &str = "ferrokube.io/rootfs-overlay";
+
 /// cgroup limits derived from the container's resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
@@ -35,6 +39,8 @@ pub struct Mount {
 #[derive(Debug, Clone)]
 pub struct ContainerConfig {
     pub rootfs: PathBuf,
+    /// `lowerdir=...,upperdir=...,workdir=...`: the shim mounts the rootfs (ROOTFS_OVERLAY).
+    pub rootfs_overlay: Option<String>,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -132,6 +138,10 @@ pub fn build(c: &ContainerConfig) -> Value {
     devs.push(allow("c", 136, None));
 
     let caps = DEFAULT_CAPS;
+    let mut annotations = serde_json::Map::new();
+    if let Some(o) = &c.rootfs_overlay {
+        annotations.insert(ROOTFS_OVERLAY.into(), json!(o));
+    }
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -146,6 +156,7 @@ pub fn build(c: &ContainerConfig) -> Value {
         },
         "root": { "path": c.rootfs, "readonly": false },
         "hostname": c.hostname,
+        "annotations": annotations,
         "mounts": mounts,
         "linux": {
             "cgroupsPath": c.cgroups_path,
@@ -165,6 +176,7 @@ mod tests {
     fn cfg() -> ContainerConfig {
         ContainerConfig {
             rootfs: "/r".into(),
+            rootfs_overlay: Some("lowerdir=/l,upperdir=/u,workdir=/w".into()),
             args: vec!["sh".into()],
             env: vec!["PATH=/bin".into()],
             cwd: "/".into(),
@@ -192,6 +204,7 @@ mod tests {
         assert_eq!(s["linux"]["resources"]["cpu"], json!({"shares": 102, "quota": 50000, "period": 100000}));
         assert_eq!(s["linux"]["resources"]["memory"]["limit"], 1 << 20);
         assert!(!s.to_string().contains("CAP_SYS_RESOURCE"));
+        assert_eq!(s["annotations"][ROOTFS_OVERLAY], "lowerdir=/l,upperdir=/u,workdir=/w");
         // The spec must parse as libcontainer's own type.
         let _: libcontainer::oci_spec::runtime::Spec = serde_json::from_value(s).unwrap();
     }

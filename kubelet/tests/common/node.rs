@@ -84,6 +84,14 @@ impl TestNode {
     }
 }
 
+impl TestNode {
+    /// The pause processes of the pods on disk.
+    pub fn sandboxes(&self) -> Vec<kubelet::runtime::shim_state::SandboxState> {
+        let pods = std::fs::read_dir(self.root().join("pods")).into_iter().flatten().flatten();
+        pods.filter_map(|p| kubelet::runtime::shim_state::SandboxState::load(&p.path().join("sandbox.json")).ok()).collect()
+    }
+}
+
 impl Drop for TestNode {
     fn drop(&mut self) {
         self.kill();
@@ -98,6 +106,11 @@ impl Drop for TestNode {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+        for s in self.sandboxes() {
+            if s.alive() {
+                unsafe { libc::kill(s.pid, libc::SIGKILL) };
+            }
         }
         unmount_all_under(self.dir.path());
         if std::env::var("KEEP_KUBELET_LOG").is_ok() {
