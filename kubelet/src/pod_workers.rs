@@ -512,38 +512,6 @@ async fn ensure_image(kl: &Kubelet, pod: &Pod, c: &Container, w: &mut WorkerStat
     }
 }
 
-/// The process args as Kubernetes combines command/args with the image's entrypoint/cmd.
-pub fn process_args(c: &Container, img: &ImageRecord) -> Vec<String> {
-    match (&c.command, &c.args) {
-        (Some(cmd), args) if !cmd.is_empty() => cmd.iter().chain(args.iter().flatten()).cloned().collect(),
-        (_, Some(args)) if !args.is_empty() => img.config.entrypoint.iter().chain(args.iter()).cloned().collect(),
-        _ => img.config.entrypoint.iter().chain(img.config.cmd.iter()).cloned().collect(),
-    }
-}
-
-fn merge_env(img: &ImageRecord, c: &Container, hostname: &str) -> Vec<String> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut set = |k: &str, v: &str| {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.to_string(), v.to_string()));
-    };
-    for kv in &img.config.env {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        set(k, v);
-    }
-    set("HOSTNAME", hostname);
-    for e in c.env.iter().flatten() {
-        if e.value_from.is_none() {
-            set(&e.name, e.value.as_deref().unwrap_or(""));
-        }
-    }
-    drop(set);
-    if !env.iter().any(|(k, _)| k == "PATH") {
-        env.push(("PATH".into(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()));
-    }
-    env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Container, attempt: u32, w: &mut WorkerState, notify: &Arc<Notify>) {
     let img = match ensure_image(kl, pod, c, w, ctx).await {
@@ -563,11 +531,13 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
     let uid = sc.and_then(|s| s.run_as_user).or(psc.and_then(|s| s.run_as_user)).map(|u| u as u32).or(img_uid).unwrap_or(0);
     let gid = sc.and_then(|s| s.run_as_group).or(psc.and_then(|s| s.run_as_group)).map(|g| g as u32).or(img_gid).unwrap_or(0);
     let req_cpu = qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu).unwrap_or(0);
+    // No service variables yet: they come with Services (enableServiceLinks).
+    let spec_env = crate::process::spec_env(c, &HashMap::new());
     let run = ContainerRun {
         name: c.name.clone(),
         attempt,
-        args: process_args(c, &img),
-        env: merge_env(&img, c, &ctx.hostname),
+        args: crate::process::args(c, &img.config, &spec_env),
+        env: crate::process::environment(&img.config, &spec_env, &ctx.hostname),
         cwd: c.working_dir.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| {
             if img.config.working_dir.is_empty() { "/".into() } else { img.config.working_dir.clone() }
         }),

@@ -60,7 +60,10 @@ async fn echo_pod_succeeds_with_log_and_node_is_registered() {
     let name = unique("node");
     let node = TestNode::start(&tc.addr.to_string(), &name, &["--node-labels", "tier=test", "--register-with-taints", "dedicated=test:NoSchedule"]);
     let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
-    let p = pod("echo", &name, json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hello from pod; echo to-stderr >&2"]}]}));
+    // $(VAR) references are expanded by the kubelet (env from earlier variables, then command).
+    let p = pod("echo", &name, json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+        "env": [{"name": "WHO", "value": "pod"}, {"name": "MSG", "value": "hello from $(WHO)"}],
+        "command": ["sh", "-c", "echo $(MSG); echo to-stderr >&2; echo '$$(MSG)'"]}]}));
     pods.create(&PostParams::default(), &p).await.unwrap();
     let done = wait_pod(&pods, "echo", "Succeeded", |p| phase(p) == "Succeeded").await;
     let cs = &done["status"]["containerStatuses"][0];
@@ -80,6 +83,7 @@ async fn echo_pod_succeeds_with_log_and_node_is_registered() {
     let log = std::fs::read_to_string(node.logs().join(format!("default_echo_{uid}/c/0.log"))).unwrap();
     assert!(log.contains(" stdout F hello from pod\n"), "{log}");
     assert!(log.contains(" stderr F to-stderr\n"), "{log}");
+    assert!(log.contains(" stdout F $(MSG)\n"), "$$ escapes a reference: {log}");
 
     // The Node: labels, taints, capacity from this machine, Ready with upstream's reason, and a Lease.
     let n = serde_json::to_value(Api::<Node>::all(tc.client.clone()).get(&name).await.unwrap()).unwrap();
