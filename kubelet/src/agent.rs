@@ -94,6 +94,7 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
         oom_floor,
         backoff: Default::default(),
         metrics: Default::default(),
+        events: crate::events::Events(client::events::EventRecorder::new(client.clone(), "kubelet", Some(&node_name))),
     });
 
     let listener = tokio::net::TcpListener::bind(&flags.healthz_bind_address).await.context("binding healthz address")?;
@@ -183,6 +184,8 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
         }
     }
     inf_task.abort();
+    // Write the events still queued, unless the apiserver is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(2), kl.events.0.flush()).await;
     tracing::info!("kubelet stopped; containers keep running");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What every part of a running kubelet shares.
 
 use crate::backoff::Backoff;
+use crate::events::Events;
 use crate::images::store::ImageStore;
 use crate::metrics::Metrics;
 use crate::runtime::manager::Runtime;
@@ -19,4 +20,6 @@ pub struct Kubelet {
     pub oom_floor: i32,
     pub backoff: Backoff,
     pub metrics: Arc<Metrics>,
+    /// Events as "kubelet" on this node.
+    pub events: Events,
 }

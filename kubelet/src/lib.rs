@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod cgroups;
 pub mod config;
 pub mod context;
+pub mod events;
 pub mod expansion;
 pub mod images;
 pub mod metrics;

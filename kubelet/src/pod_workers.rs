@@ -77,6 +77,8 @@ struct WorkerState {
     watched: HashSet<(String, u32)>,
     waiting: HashMap<String, Waiting>,
     pull_failures: HashMap<String, u64>,
+    /// The last pull error per container (ImagePullBackOff's message quotes it).
+    pull_errors: HashMap<String, String>,
     last_status: Option<Value>,
     start_recorded: bool,
     counted_running: bool,
@@ -106,6 +108,9 @@ async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Updat
             Update::Gone => {
                 let grace = last_pod.as_ref().map(|p| grace_of(p)).unwrap_or(Duration::from_secs(30));
                 let cg = last_pod.as_ref().map(|p| crate::cgroups::pod_cgroup(&kl.cgroup_root, qos::pod_qos(p), &uid));
+                if let Some(p) = &last_pod {
+                    record_killing(&kl, p, &uid);
+                }
                 kl.runtime.remove_pod(&uid, grace, cg.as_deref()).await;
                 Flow::Done
             }
@@ -165,6 +170,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let api: Api<Pod> = Api::namespaced(kl.client.clone(), &ctx.namespace);
 
     if pod.metadata.deletion_timestamp.is_some() {
+        record_killing(kl, pod, &ctx.uid);
         kl.runtime.remove_pod(&ctx.uid, grace_of(pod), Some(&ctx.cgroup)).await;
         kl.backoff.forget_prefix(&format!("{}/", ctx.uid));
         if !is_static(pod) {
@@ -201,6 +207,8 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                 if sb.replaced {
                     // Running containers are in the dead sandbox's namespaces.
                     tracing::info!(pod = %ctx.name, "pod sandbox changed, it will be killed and re-created");
+                    kl.events.sandbox_changed(pod);
+                    record_killing(kl, pod, &ctx.uid);
                     stop_running(kl, &spec, &ctx, grace_of(pod)).await;
                 }
                 // A pause that dies wakes the worker, which replaces it.
@@ -244,7 +252,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                         Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
                         Err(until) => {
                             note(until);
-                            crashloop(kl, w, &ctx, &c.name);
+                            crashloop(kl, w, pod, &ctx, &c.name);
                         }
                     }
                     break;
@@ -268,7 +276,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                     Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
                     Err(until) => {
                         note(until);
-                        crashloop(kl, w, &ctx, &c.name);
+                        crashloop(kl, w, pod, &ctx, &c.name);
                     }
                 },
             }
@@ -407,19 +415,19 @@ fn may_start(kl: &Kubelet, ctx: &PodContext, name: &str, latest: Option<&Attempt
     kl.backoff.check(&format!("{}/{}", ctx.uid, name), a.n as u64, ran, Instant::now())
 }
 
-fn crashloop(kl: &Kubelet, w: &mut WorkerState, ctx: &PodContext, name: &str) {
+fn crashloop(kl: &Kubelet, w: &mut WorkerState, pod: &Pod, ctx: &PodContext, name: &str) {
     let delay = kl.backoff.current(&format!("{}/{}", ctx.uid, name)).unwrap_or(crate::backoff::INITIAL);
+    kl.events.back_off_restart(pod, name);
     w.waiting.insert(
         name.to_string(),
         Waiting {
             reason: "CrashLoopBackOff".into(),
+            // Upstream prints the back-off as a Go duration (10s, 1m20s, 5m0s).
             message: format!(
-                "back-off {}s restarting failed container={} pod={}_{}({})",
-                delay.as_secs(),
+                "back-off {} restarting failed container={} pod={}",
+                crate::events::go_duration(delay),
                 name,
-                ctx.name,
-                ctx.namespace,
-                ctx.uid
+                crate::events::format_pod(pod)
             ),
         },
     );
@@ -435,6 +443,16 @@ fn watch_exit(w: &mut WorkerState, notify: &Arc<Notify>, name: &str, a: &Attempt
             wait_shim_exit(&s).await;
             notify.notify_one();
         });
+    }
+}
+
+/// Upstream's Killing event for each running container of the pod.
+fn record_killing(kl: &Kubelet, pod: &Pod, uid: &str) {
+    let Some(spec) = pod.spec.as_ref() else { return };
+    for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+        if kl.runtime.attempts(uid, &c.name).last().is_some_and(|a| a.running()) {
+            kl.events.killing(pod, &c.name);
+        }
     }
 }
 
@@ -468,11 +486,16 @@ async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Res
 
 /// Resolve the container's image as its pull policy says.
 async fn ensure_image(kl: &Kubelet, pod: &Pod, c: &Container, w: &mut WorkerState, ctx: &PodContext) -> Result<ImageRecord, Waiting> {
+    let ev = &kl.events;
     let image = c.image.clone().unwrap_or_default();
-    let r = Reference::parse(&image).map_err(|_| Waiting {
-        reason: "InvalidImageName".into(),
-        message: format!("Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"),
-    })?;
+    let r = match Reference::parse(&image) {
+        Ok(r) => r,
+        Err(_) => {
+            let message = format!("Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format");
+            ev.invalid_image(pod, &c.name, &message);
+            return Err(Waiting { reason: "InvalidImageName".into(), message });
+        }
+    };
     let policy = c.image_pull_policy.clone().unwrap_or_else(|| if r.is_latest() { "Always".into() } else { "IfNotPresent".into() });
     let local = kl.images.get(&r);
     // Images loaded from archives under docker.io names cannot be re-pulled on an
@@ -484,30 +507,52 @@ async fn ensure_image(kl: &Kubelet, pod: &Pod, c: &Container, w: &mut WorkerStat
         _ => false,
     };
     if !must_pull {
-        return local.ok_or_else(|| Waiting {
-            reason: "ErrImageNeverPull".into(),
-            message: format!("Container image \"{image}\" is not present with pull policy of Never"),
-        });
+        return match local {
+            Some(rec) => {
+                ev.already_present(pod, &c.name, &image);
+                Ok(rec)
+            }
+            None => {
+                let message = format!("Container image \"{image}\" is not present with pull policy of Never");
+                ev.never_pull(pod, &c.name, &message);
+                Err(Waiting { reason: "ErrImageNeverPull".into(), message })
+            }
+        };
     }
     let key = format!("{}/pull/{}", ctx.uid, c.name);
     let failures = w.pull_failures.get(&c.name).copied().unwrap_or(0);
     if failures > 0 {
         if let Err(_until) = kl.backoff.check(&key, failures, Duration::ZERO, Instant::now()) {
-            return Err(Waiting { reason: "ImagePullBackOff".into(), message: format!("Back-off pulling image \"{image}\"") });
+            ev.pull_back_off(pod, &c.name, &image);
+            // As upstream: the status message carries the last pull error.
+            let mut message = format!("Back-off pulling image \"{image}\"");
+            if let Some(prev) = w.pull_errors.get(&c.name) {
+                message = format!("{message}: ErrImagePull: {prev}");
+            }
+            return Err(Waiting { reason: "ImagePullBackOff".into(), message });
         }
     }
+    let started = Instant::now();
+    ev.pulling(pod, &c.name, &image);
     let secrets = crate::images::pull::pull_secrets(&kl.client, pod).await;
+    // Pulls are not queued behind each other here: the whole time is pull time.
     match crate::images::pull::pull(&kl.images, &r, &secrets).await {
         Ok(rec) => {
+            let took = started.elapsed();
+            ev.pulled(pod, &c.name, &image, took, took, kl.images.image_size(&rec));
             w.pull_failures.remove(&c.name);
+            w.pull_errors.remove(&c.name);
             Ok(rec)
         }
         Err(e) => {
             let n = failures + 1;
+            let message = format!("failed to pull and unpack image \"{r}\": {e}");
+            ev.pull_failed(pod, &c.name, &image, &message);
             w.pull_failures.insert(c.name.clone(), n);
+            w.pull_errors.insert(c.name.clone(), message.clone());
             // Arm the back-off so the next try waits.
             let _ = kl.backoff.check(&key, n, Duration::ZERO, Instant::now());
-            Err(Waiting { reason: "ErrImagePull".into(), message: format!("failed to pull and unpack image \"{r}\": {e}") })
+            Err(Waiting { reason: "ErrImagePull".into(), message })
         }
     }
 }
@@ -517,6 +562,7 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
     let img = match ensure_image(kl, pod, c, w, ctx).await {
         Ok(i) => i,
         Err(waiting) => {
+            kl.events.failed(pod, &c.name, &waiting.reason);
             w.waiting.insert(c.name.clone(), waiting);
             notify_later(notify, Duration::from_secs(1));
             return;
@@ -554,6 +600,9 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
     };
     match kl.runtime.start_container(ctx, w.sandbox.as_ref(), &run).await {
         Ok(state) => {
+            // The shim creates and starts in one go.
+            kl.events.created(pod, &c.name);
+            kl.events.started(pod, &c.name);
             w.waiting.remove(&c.name);
             let a = Attempt { n: attempt, dir: Default::default(), state: Some(state) };
             watch_exit(w, notify, &c.name, &a);
@@ -561,6 +610,7 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
         }
         Err(e) => {
             tracing::warn!(pod = %ctx.name, container = %c.name, error = %e, "starting container failed");
+            kl.events.failed(pod, &c.name, &e.to_string());
             w.waiting.insert(c.name.clone(), Waiting { reason: "RunContainerError".into(), message: e.to_string() });
             notify_later(notify, Duration::from_secs(1));
         }

@@ -191,6 +191,35 @@ async fn a_dead_pause_is_replaced_and_the_containers_restart_in_the_new_sandbox(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn kubelet_records_the_pod_lifecycle_as_events() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("evented", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [
+        {"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "evented", "Running", |p| phase(p) == "Running").await;
+    let uid = running["metadata"]["uid"].as_str().unwrap();
+    let c = &tc.client;
+    let pulled = wait_event(c, "default", "evented", "Pulled", |m| m == "Container image \"busybox\" already present on machine").await;
+    let created = wait_event(c, "default", "evented", "Created", |m| m == "Created container: c").await;
+    let started = wait_event(c, "default", "evented", "Started", |m| m == "Started container c").await;
+    for e in [&pulled, &created, &started] {
+        assert_eq!(e.type_.as_deref(), Some("Normal"));
+        let src = e.source.as_ref().unwrap();
+        assert_eq!((src.component.as_deref(), src.host.as_deref()), (Some("kubelet"), Some(name.as_str())));
+        let o = &e.involved_object;
+        assert_eq!((o.kind.as_deref(), o.uid.as_deref(), o.field_path.as_deref()), (Some("Pod"), Some(uid), Some("spec.containers{c}")));
+    }
+    pods.delete("evented", &DeleteParams::default()).await.unwrap();
+    wait_gone(&pods, "evented").await;
+    let killing = wait_event(c, "default", "evented", "Killing", |m| m == "Stopping container c").await;
+    assert_eq!(killing.involved_object.field_path.as_deref(), Some("spec.containers{c}"));
+    drop(node);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn pod_over_its_memory_limit_is_oom_killed() {
     let tc = TestCluster::start().await.unwrap();
     let name = unique("node");
@@ -235,6 +264,10 @@ async fn crashing_pod_backs_off_with_growing_delays() {
     assert_eq!(phase(&looping), "Running");
     let msg = cs["state"]["waiting"]["message"].as_str().unwrap();
     assert!(msg.starts_with("back-off 10s restarting failed container=c pod=crash_default("), "{msg}");
+    let uid = looping["metadata"]["uid"].as_str().unwrap();
+    let want = format!("Back-off restarting failed container c in pod crash_default({uid})");
+    let e = wait_event(&tc.client, "default", "crash", "BackOff", |m| m == want).await;
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
     wait_pod(&pods, "crash", "three restarts", |p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(3)).await;
     // Gaps between one run's end and the next run's start: none, then 10 s, then 20 s.
     let uid = looping["metadata"]["uid"].as_str().unwrap().to_string();

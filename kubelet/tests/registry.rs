@@ -6,6 +6,7 @@ mod common;
 use apiserver::testing::{free_port, TestCluster};
 use client::{Api, PostParams};
 use common::node::TestNode;
+use common::wait_event;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
@@ -114,4 +115,17 @@ async fn pulls_from_a_local_registry_and_reports_missing_images() {
     }
     let first = seen.iter().position(|r| r == "ErrImagePull").unwrap();
     assert!(seen[first..].iter().any(|r| r == "ImagePullBackOff"), "ErrImagePull then ImagePullBackOff: {seen:?}");
+
+    // The kubelet's events, worded as upstream's.
+    let c = &tc.client;
+    let good = format!("{}/test/busybox:v1", reg.addr);
+    wait_event(c, "default", "pulled", "Pulling", |m| m == format!("Pulling image {good:?}")).await;
+    let pulled = wait_event(c, "default", "pulled", "Pulled", |m| m.starts_with(&format!("Successfully pulled image {good:?} in "))).await;
+    assert!(pulled.message.as_deref().unwrap().contains(" including waiting). Image size: "), "{pulled:?}");
+    let bad = format!("{}/test/nothing:v1", reg.addr);
+    let failed = wait_event(c, "default", "missing", "Failed", |m| m.starts_with(&format!("Failed to pull image {bad:?}: "))).await;
+    assert_eq!(failed.type_.as_deref(), Some("Warning"));
+    wait_event(c, "default", "missing", "Failed", |m| m == "Error: ErrImagePull").await;
+    wait_event(c, "default", "missing", "BackOff", |m| m == format!("Back-off pulling image {bad:?}")).await;
+    wait_event(c, "default", "missing", "Failed", |m| m == "Error: ImagePullBackOff").await;
 }

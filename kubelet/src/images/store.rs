@@ -120,6 +120,16 @@ impl ImageStore {
         Ok(())
     }
 
+    /// Bytes of the image's config and layer blobs (the size upstream reports).
+    pub fn image_size(&self, rec: &ImageRecord) -> u64 {
+        std::iter::once(&rec.id)
+            .chain(rec.layers.iter())
+            .filter_map(|d| self.blob_path(d).ok())
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, StoreError> {
         Ok(std::fs::read(self.blob_path(digest)?)?)
     }

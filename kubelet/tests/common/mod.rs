@@ -127,3 +127,22 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Waits until an Event about the object `name` in `ns` has `reason` and a
+/// message `msg` accepts (events are written asynchronously); returns it.
+pub async fn wait_event(c: &client::Client, ns: &str, name: &str, reason: &str, msg: impl Fn(&str) -> bool) -> k8s_openapi::api::core::v1::Event {
+    let api: client::Api<k8s_openapi::api::core::v1::Event> = client::Api::namespaced(c.clone(), ns);
+    let lp = client::ListParams::default().fields(&format!("involvedObject.name={name}"));
+    let start = Instant::now();
+    loop {
+        let list = api.list(&lp).await.unwrap();
+        if let Some(e) = list.items.iter().find(|e| e.reason.as_deref() == Some(reason) && msg(e.message.as_deref().unwrap_or(""))) {
+            return e.clone();
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            let seen: Vec<_> = list.items.iter().map(|e| (e.reason.clone(), e.message.clone())).collect();
+            panic!("no {reason} event about {name}; events: {seen:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
