@@ -157,8 +157,26 @@ fn memory_limit_overrun_is_oom_killed() {
     assert!(env.cg.child_dirs().is_empty(), "leaked cgroups: {:?}", env.cg.child_dirs());
 }
 
+/// A pause process, killed on drop (even when the test fails).
+struct Pause(SandboxState);
+
+impl std::ops::Deref for Pause {
+    type Target = SandboxState;
+    fn deref(&self) -> &SandboxState {
+        &self.0
+    }
+}
+
+impl Drop for Pause {
+    fn drop(&mut self) {
+        if self.0.alive() {
+            unsafe { libc::kill(self.0.pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// `kubelet-shim sandbox`: the pod's pause process and its namespaces.
-fn sandbox(env: &Env, kinds: &[&str]) -> SandboxState {
+fn sandbox(env: &Env, kinds: &[&str]) -> Pause {
     let file = env.dir.path().join("sandbox.json");
     let out = Command::new(SHIM)
         .arg("sandbox")
@@ -172,6 +190,7 @@ fn sandbox(env: &Env, kinds: &[&str]) -> SandboxState {
     assert!(out.status.success() && answer.starts_with("ok "), "sandbox failed: {answer}");
     let sb = SandboxState::load(&file).unwrap();
     assert!(sb.alive());
+    let sb = Pause(sb);
     // The pause is the monitor binary in pause mode.
     let exe = std::fs::read_link(format!("/proc/{}/exe", sb.pid)).unwrap();
     assert!(exe.file_name().unwrap().to_string_lossy().starts_with("kubelet-monitor-"), "{exe:?}");
