@@ -157,11 +157,8 @@ pub fn events(w: &mut W, events: &mut [Value], now: DateTime<Utc>) {
             "" => s(e, "/reportingComponent"),
             c => c,
         };
-        let mut msg = s(e, "/message").trim().to_string();
-        let fp = s(e, "/involvedObject/fieldPath");
-        if !fp.is_empty() {
-            msg = format!("{fp}: {msg}");
-        }
+        // As upstream's DescribeEvents: the message alone (no involvedObject.fieldPath).
+        let msg = s(e, "/message").trim();
         w.w(1, &format!("{}\t{}\t{interval}\t{source}\t{msg}\n", s(e, "/type"), s(e, "/reason")));
     }
 }
