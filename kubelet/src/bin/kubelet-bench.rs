@@ -66,7 +66,7 @@ async fn delete_all(pods: &Api<Pod>, names: &[String]) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
     let tc = apiserver::testing::TestCluster::start().await?;
     let dir = tempfile::Builder::new().prefix("kubelet-bench-").tempdir()?;
     let node = "bench-node";
