@@ -79,6 +79,20 @@ pub fn columns_for(group: &str, kind: &str) -> KindColumns {
         ("coordination.k8s.io", "Lease") => {
             k(&["NAME", "HOLDER", "AGE"], &[], |v, _, now| vec![s(v, "/spec/holderIdentity").into(), age(v, now)])
         }
+        ("scheduling.k8s.io", "PriorityClass") => {
+            k(&["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"], &[], priorityclass)
+        }
+        ("policy", "PodDisruptionBudget") => {
+            k(&["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"], &[], pdb)
+        }
+        ("discovery.k8s.io", "EndpointSlice") => k(&["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], &[], endpointslice),
+        ("", "ResourceQuota") => k(&["NAME", "AGE", "REQUEST", "LIMIT"], &[], resourcequota),
+        ("", "LimitRange") => k(&["NAME", "CREATED AT"], &[], |v, _, _| vec![s(v, "/metadata/creationTimestamp").into()]),
+        ("apps", "ControllerRevision") => k(&["NAME", "CONTROLLER", "REVISION", "AGE"], &[], controllerrevision),
+        ("", "PodTemplate") => k(&["NAME", "CONTAINERS", "IMAGES", "POD LABELS"], &[], |v, _, _| {
+            let (n, im) = containers(v, "/template/spec/containers");
+            vec![n, im, format_labels(v.pointer("/template/metadata/labels"))]
+        }),
         ("", "Event") => KindColumns {
             headers: &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
             wide: &[],
@@ -92,6 +106,86 @@ pub fn columns_for(group: &str, kind: &str) -> KindColumns {
 /// Event columns differ between normal and wide, and NAME is not first.
 pub const EVENT_WIDE: &[&str] =
     &["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT", "NAME"];
+
+fn priorityclass(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let global = v.get("globalDefault").and_then(Value::as_bool).unwrap_or(false);
+    vec![i(v, "/value").to_string(), global.to_string(), age(v, now), s(v, "/preemptionPolicy").into()]
+}
+
+/// An IntOrString as upstream's intstr String(); "N/A" when unset.
+fn int_or_string(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(x)) => x.clone(),
+        _ => "N/A".into(),
+    }
+}
+
+fn pdb(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    vec![
+        int_or_string(v.pointer("/spec/minAvailable")),
+        int_or_string(v.pointer("/spec/maxUnavailable")),
+        i(v, "/status/disruptionsAllowed").to_string(),
+        age(v, now),
+    ]
+}
+
+/// Up to three items joined with ",", then " + N more...", as upstream's
+/// EndpointSlice printers; "<unset>" when there is none.
+fn first_three(items: Vec<String>) -> String {
+    if items.is_empty() {
+        return "<unset>".into();
+    }
+    let more = items.len().saturating_sub(3);
+    let head = items.into_iter().take(3).collect::<Vec<_>>().join(",");
+    if more > 0 {
+        format!("{head} + {more} more...")
+    } else {
+        head
+    }
+}
+
+fn endpointslice(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let ports = arr(v, "/ports")
+        .iter()
+        .map(|p| p.get("port").and_then(Value::as_i64).map_or("<unset>".to_string(), |n| n.to_string()))
+        .collect();
+    let addrs = arr(v, "/endpoints").iter().flat_map(|e| arr(e, "/addresses")).filter_map(|a| a.as_str().map(str::to_string)).collect();
+    vec![s(v, "/addressType").into(), first_three(ports), first_three(addrs), age(v, now)]
+}
+
+/// "name: used/hard" per resource, keys sorted, requests and limits apart.
+fn resourcequota(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let (mut req, mut lim) = (Vec::new(), Vec::new());
+    if let Some(hard) = v.pointer("/status/hard").or_else(|| v.pointer("/spec/hard")).and_then(Value::as_object) {
+        let mut names: Vec<&String> = hard.keys().collect();
+        names.sort();
+        for name in names {
+            let used = v.pointer(&format!("/status/used/{}", name.replace('~', "~0").replace('/', "~1"))).and_then(Value::as_str).unwrap_or("0");
+            let cell = format!("{name}: {used}/{}", hard[name].as_str().unwrap_or_default());
+            if name.starts_with("limits.") {
+                lim.push(cell);
+            } else {
+                req.push(cell);
+            }
+        }
+    }
+    vec![age(v, now), req.join(", "), lim.join(", ")]
+}
+
+fn controllerrevision(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    let owner = arr(v, "/metadata/ownerReferences").iter().find(|o| o.get("controller").and_then(Value::as_bool) == Some(true));
+    let controller = match owner {
+        None => "<none>".to_string(),
+        Some(o) => {
+            let group = s(o, "/apiVersion").rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+            let kind = s(o, "/kind").to_lowercase();
+            let kind = if group.is_empty() { kind } else { format!("{kind}.{group}") };
+            format!("{kind}/{}", s(o, "/name"))
+        }
+    };
+    vec![controller, i(v, "/revision").to_string(), age(v, now)]
+}
 
 fn age(v: &Value, now: DateTime<Utc>) -> String {
     age_at(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now)
@@ -678,5 +772,28 @@ mod tests {
             ["10m", "Warning", "BackOff", "pod/p", "spec.containers{c}", "kubelet, n1", "Back-off restarting", "24h", "3", "e1"]
         );
         assert_eq!(row("example.com", "Widget", json!({"metadata": meta("w")}), false), ["24h"]);
+    }
+
+    #[test]
+    fn scheduling_policy_and_discovery_rows() {
+        let pc = json!({"metadata": meta("high"), "value": 1000000, "preemptionPolicy": "PreemptLowerPriority"});
+        assert_eq!(row("scheduling.k8s.io", "PriorityClass", pc, false), ["1000000", "false", "24h", "PreemptLowerPriority"]);
+        let pdb = json!({"metadata": meta("p"), "spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 1}});
+        assert_eq!(row("policy", "PodDisruptionBudget", pdb, false), ["50%", "N/A", "1", "24h"]);
+        let pdb = json!({"metadata": meta("p"), "spec": {"maxUnavailable": 1}});
+        assert_eq!(row("policy", "PodDisruptionBudget", pdb, false), ["N/A", "1", "0", "24h"]);
+        let es = json!({"metadata": meta("web-abc"), "addressType": "IPv4", "ports": [{"port": 80}, {"port": 443}],
+            "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"]}, {"addresses": ["10.0.0.3"]}, {"addresses": ["10.0.0.4"]}]});
+        assert_eq!(row("discovery.k8s.io", "EndpointSlice", es, false), ["IPv4", "80,443", "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "24h"]);
+        let empty = json!({"metadata": meta("e"), "addressType": "IPv4"});
+        assert_eq!(row("discovery.k8s.io", "EndpointSlice", empty, false), ["IPv4", "<unset>", "<unset>", "24h"]);
+        let rq = json!({"metadata": meta("q"), "spec": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}},
+            "status": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}, "used": {"pods": "3", "requests.cpu": "300m"}}});
+        assert_eq!(row("", "ResourceQuota", rq, false), ["24h", "pods: 3/10, requests.cpu: 300m/1", "limits.cpu: 0/2"]);
+        let cr = json!({"metadata": {"name": "web-6d4", "creationTimestamp": "2024-01-01T00:00:00Z",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": true}]}, "revision": 2});
+        assert_eq!(row("apps", "ControllerRevision", cr, false), ["statefulset.apps/web", "2", "24h"]);
+        let pt = json!({"metadata": meta("t"), "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}});
+        assert_eq!(row("", "PodTemplate", pt, false), ["c", "busybox", "app=x"]);
     }
 }
