@@ -197,6 +197,8 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .collect();
             others::pvc(o, &users, &mut evs, now)
         }
+        ("scheduling.k8s.io", "PriorityClass") => others::priorityclass(o, &mut evs, now),
+        ("policy", "PodDisruptionBudget") => others::pdb(o, &mut evs, now),
         _ => describe::generic(o),
     };
     Ok(text)
