@@ -86,8 +86,10 @@ pub fn columns_for(group: &str, kind: &str) -> KindColumns {
             k(&["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"], &[], pdb)
         }
         ("discovery.k8s.io", "EndpointSlice") => k(&["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], &[], endpointslice),
-        ("", "ResourceQuota") => k(&["NAME", "AGE", "REQUEST", "LIMIT"], &[], resourcequota),
-        ("", "LimitRange") => k(&["NAME", "CREATED AT"], &[], |v, _, _| vec![s(v, "/metadata/creationTimestamp").into()]),
+        // AGE moved last in v1.33 (kubernetes#129419).
+        ("", "ResourceQuota") => k(&["NAME", "REQUEST", "LIMIT", "AGE"], &[], resourcequota),
+        // No printer upstream: the apiserver's default table (RFC 3339 creation time).
+        ("", "LimitRange") => k(&["NAME", "CREATED AT"], &[], |v, _, _| vec![created_at(v)]),
         ("apps", "ControllerRevision") => k(&["NAME", "CONTROLLER", "REVISION", "AGE"], &[], controllerrevision),
         ("", "PodTemplate") => k(&["NAME", "CONTAINERS", "IMAGES", "POD LABELS"], &[], |v, _, _| {
             let (n, im) = containers(v, "/template/spec/containers");
@@ -130,47 +132,63 @@ fn pdb(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
     ]
 }
 
-/// Up to three items joined with ",", then " + N more...", as upstream's
-/// EndpointSlice printers; "<unset>" when there is none.
+/// Upstream's listWithMoreString: up to three items joined with ",", then
+/// " + N more..."; "<unset>" when that leaves nothing.
 fn first_three(items: Vec<String>) -> String {
-    if items.is_empty() {
-        return "<unset>".into();
-    }
     let more = items.len().saturating_sub(3);
     let head = items.into_iter().take(3).collect::<Vec<_>>().join(",");
     if more > 0 {
         format!("{head} + {more} more...")
+    } else if head.is_empty() {
+        "<unset>".into()
     } else {
         head
     }
 }
 
 fn endpointslice(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
+    // formatDiscoveryPorts: the port number, else its name, else "*".
     let ports = arr(v, "/ports")
         .iter()
-        .map(|p| p.get("port").and_then(Value::as_i64).map_or("<unset>".to_string(), |n| n.to_string()))
+        .map(|p| match (p.get("port").and_then(Value::as_i64), p.get("name").and_then(Value::as_str)) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(name)) => name.to_string(),
+            (None, None) => "*".to_string(),
+        })
         .collect();
     let addrs = arr(v, "/endpoints").iter().flat_map(|e| arr(e, "/addresses")).filter_map(|a| a.as_str().map(str::to_string)).collect();
     vec![s(v, "/addressType").into(), first_three(ports), first_three(addrs), age(v, now)]
 }
 
-/// "name: used/hard" per resource, keys sorted, requests and limits apart.
+/// Go's time.RFC3339 of the UTC creation time; the zero time when unset.
+fn created_at(v: &Value) -> String {
+    match parse_time(s(v, "/metadata/creationTimestamp")) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => "0001-01-01T00:00:00Z".into(),
+    }
+}
+
+/// A quantity string in Go's canonical form ("1000m" -> "1"); as is if unparsable.
+pub fn canonical_quantity(q: &str) -> String {
+    crate::quantity::Quantity::parse(q).map(|q| q.to_go_string()).unwrap_or_else(|| q.to_string())
+}
+
+/// "name: used/hard" per status.hard resource, sorted; "limits.*" go to LIMIT.
 fn resourcequota(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
     let (mut req, mut lim) = (Vec::new(), Vec::new());
-    if let Some(hard) = v.pointer("/status/hard").or_else(|| v.pointer("/spec/hard")).and_then(Value::as_object) {
-        let mut names: Vec<&String> = hard.keys().collect();
-        names.sort();
-        for name in names {
-            let used = v.pointer(&format!("/status/used/{}", name.replace('~', "~0").replace('/', "~1"))).and_then(Value::as_str).unwrap_or("0");
-            let cell = format!("{name}: {used}/{}", hard[name].as_str().unwrap_or_default());
-            if name.starts_with("limits.") {
-                lim.push(cell);
-            } else {
-                req.push(cell);
-            }
+    let hard = v.pointer("/status/hard").and_then(Value::as_object);
+    let mut names: Vec<&String> = hard.map(|h| h.keys().collect()).unwrap_or_default();
+    names.sort();
+    for name in names {
+        let used = v.pointer("/status/used").and_then(|u| u.get(name.as_str())).and_then(Value::as_str).map_or("0".into(), canonical_quantity);
+        let hard = canonical_quantity(hard.and_then(|h| h[name.as_str()].as_str()).unwrap_or("0"));
+        let cell = format!("{name}: {used}/{hard}");
+        match name.split_once('.') {
+            Some(("limits", _)) => lim.push(cell),
+            _ => req.push(cell),
         }
     }
-    vec![age(v, now), req.join(", "), lim.join(", ")]
+    vec![req.join(", "), lim.join(", "), age(v, now)]
 }
 
 fn controllerrevision(v: &Value, _wide: bool, now: DateTime<Utc>) -> Vec<String> {
@@ -778,6 +796,10 @@ mod tests {
     fn scheduling_policy_and_discovery_rows() {
         let pc = json!({"metadata": meta("high"), "value": 1000000, "preemptionPolicy": "PreemptLowerPriority"});
         assert_eq!(row("scheduling.k8s.io", "PriorityClass", pc, false), ["1000000", "false", "24h", "PreemptLowerPriority"]);
+        // The server prints PREEMPTIONPOLICY in normal output too (its table is always wide).
+        assert_eq!(columns_for("scheduling.k8s.io", "PriorityClass").wide, [] as [&str; 0]);
+        let dflt = json!({"metadata": meta("d"), "value": -5, "globalDefault": true});
+        assert_eq!(row("scheduling.k8s.io", "PriorityClass", dflt, false), ["-5", "true", "24h", ""]);
         let pdb = json!({"metadata": meta("p"), "spec": {"minAvailable": "50%"}, "status": {"disruptionsAllowed": 1}});
         assert_eq!(row("policy", "PodDisruptionBudget", pdb, false), ["50%", "N/A", "1", "24h"]);
         let pdb = json!({"metadata": meta("p"), "spec": {"maxUnavailable": 1}});
@@ -787,13 +809,30 @@ mod tests {
         assert_eq!(row("discovery.k8s.io", "EndpointSlice", es, false), ["IPv4", "80,443", "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...", "24h"]);
         let empty = json!({"metadata": meta("e"), "addressType": "IPv4"});
         assert_eq!(row("discovery.k8s.io", "EndpointSlice", empty, false), ["IPv4", "<unset>", "<unset>", "24h"]);
+        let named = json!({"metadata": meta("e"), "addressType": "FQDN", "ports": [{"name": "http"}, {}, {"port": 1}, {"port": 2}],
+            "endpoints": [{"addresses": ["a.example", "b.example"]}]});
+        assert_eq!(row("discovery.k8s.io", "EndpointSlice", named, false), ["FQDN", "http,*,1 + 1 more...", "a.example,b.example", "24h"]);
         let rq = json!({"metadata": meta("q"), "spec": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}},
             "status": {"hard": {"pods": "10", "limits.cpu": "2", "requests.cpu": "1"}, "used": {"pods": "3", "requests.cpu": "300m"}}});
-        assert_eq!(row("", "ResourceQuota", rq, false), ["24h", "pods: 3/10, requests.cpu: 300m/1", "limits.cpu: 0/2"]);
+        assert_eq!(row("", "ResourceQuota", rq, false), ["pods: 3/10, requests.cpu: 300m/1", "limits.cpu: 0/2", "24h"]);
+        assert_eq!(columns_for("", "ResourceQuota").headers, ["NAME", "REQUEST", "LIMIT", "AGE"]);
+        // Only status.hard counts (the quota controller fills it); quantities print canonically.
+        let fresh = json!({"metadata": meta("q"), "spec": {"hard": {"pods": "10"}}});
+        assert_eq!(row("", "ResourceQuota", fresh, false), ["", "", "24h"]);
+        let mem = json!({"metadata": meta("q"), "status": {"hard": {"requests.memory": "1024Mi", "limits.memory": "2000M"}, "used": {"requests.memory": "536870912"}}});
+        assert_eq!(row("", "ResourceQuota", mem, false), ["requests.memory: 536870912/1Gi", "limits.memory: 0/2G", "24h"]);
+        let lr = json!({"metadata": {"name": "l", "creationTimestamp": "2024-01-01T10:20:30+02:00"}});
+        assert_eq!(row("", "LimitRange", lr, false), ["2024-01-01T08:20:30Z"]);
+        assert_eq!(row("", "LimitRange", json!({"metadata": {"name": "l"}}), false), ["0001-01-01T00:00:00Z"]);
         let cr = json!({"metadata": {"name": "web-6d4", "creationTimestamp": "2024-01-01T00:00:00Z",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": true}]}, "revision": 2});
         assert_eq!(row("apps", "ControllerRevision", cr, false), ["statefulset.apps/web", "2", "24h"]);
         let pt = json!({"metadata": meta("t"), "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}});
         assert_eq!(row("", "PodTemplate", pt, false), ["c", "busybox", "app=x"]);
+        let bare = json!({"metadata": meta("t"), "template": {"spec": {"containers": [{"name": "a", "image": "ia"}, {"name": "b", "image": "ib"}]}}});
+        assert_eq!(row("", "PodTemplate", bare, false), ["a,b", "ia,ib", "<none>"]);
+        assert_eq!(row("apps", "ControllerRevision", json!({"metadata": meta("r"), "revision": 1}), false), ["<none>", "1", "24h"]);
+        let core = json!({"metadata": {"name": "r", "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": "p", "controller": true}]}, "revision": 3});
+        assert_eq!(row("apps", "ControllerRevision", core, false), ["pod/p", "3", "<unknown>"]);
     }
 }
