@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::common::{parse_targets, with_type, FileArgs};
 use crate::context::{err, out, Ctx};
-use crate::describe::{self, others, pod, workloads};
+use crate::describe::{self, others, pod, policy, workloads};
 use crate::error::{CmdError, CmdResult};
 use crate::util::{arr, s};
 
@@ -105,12 +105,12 @@ async fn list_in(ctx: &Ctx, resource: &str, ns: Option<&str>, lp: &ListParams) -
     api.list(lp).await.map(|l| l.items).unwrap_or_default()
 }
 
-/// How many objects of `resource` are in `ns`; None if not served.
-async fn count_in(ctx: &Ctx, resource: &str, ns: &str) -> Option<usize> {
+/// The objects of `resource` in `ns`; None if the server does not serve it.
+async fn list_served(ctx: &Ctx, resource: &str, ns: &str) -> Option<Vec<Value>> {
     let d = ctx.discovery().await.ok()?;
     let r = d.resolve_one(resource).ok()?;
     let api = ctx.api(r, Some(ns)).await.ok()?;
-    api.list(&ListParams::default()).await.ok().map(|l| l.items.len())
+    api.list(&ListParams::default()).await.ok().map(|l| l.items)
 }
 
 /// Events whose involvedObject is `o`.
@@ -181,9 +181,9 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
             others::node(o, lease, &pods, &mut evs, now)
         }
         ("", "Namespace") => {
-            let q = count_in(ctx, "resourcequotas", crate::util::name(o)).await;
-            let l = count_in(ctx, "limitranges", crate::util::name(o)).await;
-            others::namespace(o, q, l)
+            let q = list_served(ctx, "resourcequotas", crate::util::name(o)).await;
+            let l = list_served(ctx, "limitranges", crate::util::name(o)).await;
+            others::namespace(o, q.as_deref(), l.as_deref())
         }
         ("", "ConfigMap") => others::configmap(o, &mut evs, now),
         ("", "Secret") => others::secret(o),
@@ -197,8 +197,10 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .collect();
             others::pvc(o, &users, &mut evs, now)
         }
-        ("scheduling.k8s.io", "PriorityClass") => others::priorityclass(o, &mut evs, now),
-        ("policy", "PodDisruptionBudget") => others::pdb(o, &mut evs, now),
+        ("scheduling.k8s.io", "PriorityClass") => policy::priorityclass(o, &mut evs, now),
+        ("policy", "PodDisruptionBudget") => policy::pdb(o, &mut evs, now),
+        ("", "ResourceQuota") => policy::resourcequota(o),
+        ("", "LimitRange") => policy::limitrange(o),
         _ => describe::generic(o),
     };
     Ok(text)

@@ -3,6 +3,7 @@
 //! levels, aligned by Go's tabwriter (minwidth 0, padding 2).
 
 pub mod others;
+pub mod policy;
 pub mod pod;
 pub mod workloads;
 

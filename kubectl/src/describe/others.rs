@@ -230,17 +230,29 @@ pub fn node(n: &Value, lease: Result<Value, String>, pods: &[Value], evs: &mut [
 }
 
 /// `quotas`/`limits`: None when the server does not serve them.
-pub fn namespace(ns: &Value, quotas: Option<usize>, limits: Option<usize>) -> String {
+/// `quotas`, `limits`: the namespace's ResourceQuotas and LimitRanges, or
+/// None when the server does not serve them (the section is left out).
+pub fn namespace(ns: &Value, quotas: Option<&[Value]>, limits: Option<&[Value]>) -> String {
     let mut w = W::default();
     header(&mut w, ns, false);
     w.w(0, &format!("Status:\t{}\n", s(ns, "/status/phase")));
+    let conds = arr(ns, "/status/conditions");
+    if !conds.is_empty() {
+        w.w(0, "Conditions:\n");
+        w.w(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n");
+        w.w(1, "----\t------\t------------------\t------\t-------\n");
+        for c in conds {
+            let t = rfc1123z(s(c, "/lastTransitionTime"));
+            w.w(1, &format!("{}\t{}\t{t}\t{}\t{}\n", s(c, "/type"), s(c, "/status"), s(c, "/reason"), s(c, "/message")));
+        }
+    }
     if let Some(q) = quotas {
         w.w(0, "\n");
-        w.w(0, if q == 0 { "No resource quota.\n" } else { "Resource Quotas\n" });
+        super::policy::resource_quotas_section(&mut w, q);
     }
     if let Some(l) = limits {
         w.w(0, "\n");
-        w.w(0, if l == 0 { "No LimitRange resource.\n" } else { "Resource Limits\n" });
+        super::policy::limit_ranges_section(&mut w, l);
     }
     w.finish()
 }
@@ -488,67 +500,5 @@ mod tests {
         assert_eq!(format_endpoint_slices(&[sl.clone()], "http"), "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080 + 1 more...");
         assert_eq!(format_endpoint_slices(&[sl], "other"), "");
         assert_eq!(format_endpoint_slices(&[], "http"), "<none>");
-    }
-}
-
-/// Upstream's describePriorityClass.
-pub fn priorityclass(pc: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
-    let mut w = W::default();
-    w.w(0, &format!("Name:\t{}\n", crate::util::name(pc)));
-    w.w(0, &format!("Value:\t{}\n", i(pc, "/value")));
-    w.w(0, &format!("GlobalDefault:\t{}\n", pc.get("globalDefault").and_then(Value::as_bool).unwrap_or(false)));
-    w.w(0, &format!("PreemptionPolicy:\t{}\n", s(pc, "/preemptionPolicy")));
-    w.w(0, &format!("Description:\t{}\n", s(pc, "/description")));
-    w.w(0, &format!("Annotations:\t{}\n", format_labels(pc.pointer("/metadata/annotations"))));
-    events(&mut w, evs, now);
-    w.finish()
-}
-
-/// Upstream's describePodDisruptionBudget.
-pub fn pdb(pdb: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
-    let mut w = W::default();
-    w.w(0, &format!("Name:\t{}\n", crate::util::name(pdb)));
-    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(pdb)));
-    let int_or_string = |v: &Value| match v {
-        Value::Number(n) => n.to_string(),
-        other => other.as_str().unwrap_or_default().to_string(),
-    };
-    if let Some(m) = pdb.pointer("/spec/minAvailable").filter(|v| !v.is_null()) {
-        w.w(0, &format!("Min available:\t{}\n", int_or_string(m)));
-    } else if let Some(m) = pdb.pointer("/spec/maxUnavailable").filter(|v| !v.is_null()) {
-        w.w(0, &format!("Max unavailable:\t{}\n", int_or_string(m)));
-    }
-    match pdb.pointer("/spec/selector").filter(|v| !v.is_null()) {
-        Some(sel) => w.w(0, &format!("Selector:\t{}\n", crate::printers::kinds::selector_string(Some(sel)))),
-        None => w.w(0, "Selector:\t<unset>\n"),
-    }
-    w.w(0, "Status:\n");
-    w.w(2, &format!("Allowed disruptions:\t{}\n", i(pdb, "/status/disruptionsAllowed")));
-    w.w(2, &format!("Current:\t{}\n", i(pdb, "/status/currentHealthy")));
-    w.w(2, &format!("Desired:\t{}\n", i(pdb, "/status/desiredHealthy")));
-    w.w(2, &format!("Total:\t{}\n", i(pdb, "/status/expectedPods")));
-    events(&mut w, evs, now);
-    w.finish()
-}
-
-#[cfg(test)]
-mod scheduling_tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn priorityclass_and_pdb_like_upstream() {
-        let now = chrono::Utc::now();
-        let pc = json!({"metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never", "description": "for batch"});
-        assert_eq!(
-            priorityclass(&pc, &mut [], now),
-            "Name:              high\nValue:             1000\nGlobalDefault:     false\nPreemptionPolicy:  Never\nDescription:       for batch\nAnnotations:       <none>\nEvents:            <none>\n"
-        );
-        let p = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "web"}}},
-            "status": {"disruptionsAllowed": 1, "currentHealthy": 4, "desiredHealthy": 3, "expectedPods": 4}});
-        assert_eq!(
-            pdb(&p, &mut [], now),
-            "Name:             web\nNamespace:        default\nMax unavailable:  25%\nSelector:         app=web\nStatus:\n    Allowed disruptions:  1\n    Current:              4\n    Desired:              3\n    Total:                4\nEvents:                   <none>\n"
-        );
     }
 }

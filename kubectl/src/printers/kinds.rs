@@ -221,7 +221,7 @@ fn containers(v: &Value, ptr: &str) -> (String, String) {
     (names.join(","), images.join(","))
 }
 
-/// metav1.LabelSelector as upstream's selector.String(): requirements sorted by key.
+/// metav1.FormatLabelSelector: requirements sorted by key; "<none>" when unset or empty.
 pub fn selector_string(sel: Option<&Value>) -> String {
     let Some(sel) = sel.filter(|s| !s.is_null()) else { return "<none>".into() };
     let mut reqs: Vec<(String, String)> = Vec::new();
@@ -242,6 +242,9 @@ pub fn selector_string(sel: Option<&Value>) -> String {
             _ => continue,
         };
         reqs.push((key, text));
+    }
+    if reqs.is_empty() {
+        return "<none>".into();
     }
     reqs.sort_by(|a, b| a.0.cmp(&b.0));
     reqs.into_iter().map(|r| r.1).collect::<Vec<_>>().join(",")
