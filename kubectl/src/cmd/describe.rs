@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::common::{parse_targets, with_type, FileArgs};
 use crate::context::{err, out, Ctx};
-use crate::describe::{self, others, pod, policy, workloads};
+use crate::describe::{self, network, others, pod, policy, workloads};
 use crate::error::{CmdError, CmdResult};
 use crate::util::{arr, s};
 
@@ -162,8 +162,10 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .into_iter()
                 .filter(|e| s(e, "/metadata/labels/kubernetes.io~1service-name") == crate::util::name(o))
                 .collect();
-            others::service(o, &slices, &mut evs, now)
+            network::service(o, &slices, &mut evs, now)
         }
+        ("", "Endpoints") => network::endpoints(o, &mut evs, now),
+        ("discovery.k8s.io", "EndpointSlice") => network::endpointslice(o, &mut evs, now),
         ("", "Node") => {
             let name = crate::util::name(o);
             let lease = match ctx.discovery().await?.resolve_one("leases.coordination.k8s.io") {

@@ -2,6 +2,7 @@
 //! (k8s.io/kubectl/pkg/describe): "Key:\tvalue" lines at indentation
 //! levels, aligned by Go's tabwriter (minwidth 0, padding 2).
 
+pub mod network;
 pub mod others;
 pub mod policy;
 pub mod pod;
@@ -162,6 +163,16 @@ pub fn events(w: &mut W, events: &mut [Value], now: DateTime<Utc>) {
         let msg = s(e, "/message").trim();
         w.w(1, &format!("{}\t{}\t{interval}\t{source}\t{msg}\n", s(e, "/type"), s(e, "/reason")));
     }
+}
+
+/// Name, Namespace (when `with_ns`), Labels and Annotations: most describers' first lines.
+pub fn header(w: &mut W, v: &Value, with_ns: bool) {
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(v)));
+    if with_ns {
+        w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(v)));
+    }
+    labels(w, "Labels", v.pointer("/metadata/labels"));
+    annotations(w, "Annotations", v.pointer("/metadata/annotations"));
 }
 
 /// "Name/Namespace/Labels/Annotations" and the fields of an object without

@@ -1,123 +1,19 @@
-//! Services, nodes, namespaces, config maps, secrets, PVs and PVCs.
+//! Nodes, namespaces, config maps, secrets, PVs and PVCs.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use std::collections::BTreeMap;
 
-use super::{annotations, events, labels, rfc1123z, W};
+use super::{annotations, events, header, labels, rfc1123z, W};
 use crate::quantity::Quantity;
 use crate::printers::kinds::{access_modes, node_roles};
-use crate::util::{arr, format_labels, i, s};
-
-fn header(w: &mut W, v: &Value, with_ns: bool) {
-    w.w(0, &format!("Name:\t{}\n", crate::util::name(v)));
-    if with_ns {
-        w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(v)));
-    }
-    labels(w, "Labels", v.pointer("/metadata/labels"));
-    annotations(w, "Annotations", v.pointer("/metadata/annotations"));
-}
+use crate::util::{arr, s};
 
 /// Go's %v of a []string: "[a b]".
 fn go_list(v: &Value, ptr: &str) -> String {
     let items: Vec<&str> = arr(v, ptr).iter().filter_map(Value::as_str).collect();
     format!("[{}]", items.join(" "))
-}
-
-/// Upstream's formatEndpointSlices for one service port: at most three
-/// "ip:port", then "+ N more...".
-pub fn format_endpoint_slices(slices: &[Value], port_name: &str) -> String {
-    if slices.is_empty() {
-        return "<none>".into();
-    }
-    let (max, mut list, mut more, mut count) = (3usize, Vec::<String>::new(), false, 0usize);
-    for sl in slices {
-        let ports = arr(sl, "/ports");
-        let eps = arr(sl, "/endpoints");
-        if ports.is_empty() {
-            for ep in eps {
-                if list.len() < max {
-                    list.push(arr(ep, "/addresses").first().and_then(Value::as_str).unwrap_or_default().to_string());
-                } else {
-                    more = true;
-                }
-                count += 1;
-            }
-            continue;
-        }
-        for p in ports.iter().filter(|p| s(p, "/name") == port_name) {
-            for ep in eps {
-                if list.len() < max {
-                    let ip = arr(ep, "/addresses").first().and_then(Value::as_str).unwrap_or_default();
-                    let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_string() };
-                    list.push(format!("{host}:{}", i(p, "/port")));
-                } else {
-                    more = true;
-                }
-                count += 1;
-            }
-        }
-    }
-    let ret = list.join(",");
-    if more {
-        format!("{ret} + {} more...", count - max)
-    } else {
-        ret
-    }
-}
-
-/// `slices`: the EndpointSlices of this service (label kubernetes.io/service-name).
-pub fn service(svc: &Value, slices: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
-    let mut w = W::default();
-    header(&mut w, svc, true);
-    w.w(0, &format!("Selector:\t{}\n", format_labels(svc.pointer("/spec/selector"))));
-    w.w(0, &format!("Type:\t{}\n", s(svc, "/spec/type")));
-    if !s(svc, "/spec/ipFamilyPolicy").is_empty() {
-        w.w(0, &format!("IP Family Policy:\t{}\n", s(svc, "/spec/ipFamilyPolicy")));
-    }
-    let fams: Vec<&str> = arr(svc, "/spec/ipFamilies").iter().filter_map(Value::as_str).collect();
-    w.w(0, &format!("IP Families:\t{}\n", if fams.is_empty() { "<none>".to_string() } else { fams.join(",") }));
-    w.w(0, &format!("IP:\t{}\n", s(svc, "/spec/clusterIP")));
-    let ips: Vec<&str> = arr(svc, "/spec/clusterIPs").iter().filter_map(Value::as_str).collect();
-    w.w(0, &format!("IPs:\t{}\n", if ips.is_empty() { "<none>".to_string() } else { ips.join(",") }));
-    let ext: Vec<&str> = arr(svc, "/spec/externalIPs").iter().filter_map(Value::as_str).collect();
-    if !ext.is_empty() {
-        w.w(0, &format!("External IPs:\t{}\n", ext.join(",")));
-    }
-    if !s(svc, "/spec/externalName").is_empty() {
-        w.w(0, &format!("External Name:\t{}\n", s(svc, "/spec/externalName")));
-    }
-    for p in arr(svc, "/spec/ports") {
-        let name = match s(p, "/name") {
-            "" => "<unset>",
-            n => n,
-        };
-        let proto = match s(p, "/protocol") {
-            "" => "TCP",
-            x => x,
-        };
-        w.w(0, &format!("Port:\t{name}\t{}/{proto}\n", i(p, "/port")));
-        let tp = match p.get("targetPort") {
-            Some(Value::String(x)) => x.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => i(p, "/port").to_string(),
-        };
-        w.w(0, &format!("TargetPort:\t{tp}/{proto}\n"));
-        if i(p, "/nodePort") != 0 {
-            w.w(0, &format!("NodePort:\t{name}\t{}/{proto}\n", i(p, "/nodePort")));
-        }
-        w.w(0, &format!("Endpoints:\t{}\n", format_endpoint_slices(slices, s(p, "/name"))));
-    }
-    w.w(0, &format!("Session Affinity:\t{}\n", s(svc, "/spec/sessionAffinity")));
-    if !s(svc, "/spec/externalTrafficPolicy").is_empty() {
-        w.w(0, &format!("External Traffic Policy:\t{}\n", s(svc, "/spec/externalTrafficPolicy")));
-    }
-    if !s(svc, "/spec/internalTrafficPolicy").is_empty() {
-        w.w(0, &format!("Internal Traffic Policy:\t{}\n", s(svc, "/spec/internalTrafficPolicy")));
-    }
-    events(&mut w, evs, now);
-    w.finish()
 }
 
 /// `lease`: the node's Lease, or why it could not be read; `pods`: the
@@ -485,20 +381,5 @@ fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
     let ext: Vec<&String> = allocatable.keys().filter(|k| !k.starts_with("hugepages-") && !standard.contains(&k.as_str())).collect();
     for r in huge.into_iter().chain(ext) {
         w.w(1, &format!("{r}\t{}\t{}\n", cell(&reqs, r, false), cell(&limits, r, false)));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn endpoint_slices_like_upstream() {
-        let sl = json!({"ports": [{"name": "http", "port": 8080}], "endpoints": [
-            {"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"]}, {"addresses": ["10.0.0.3"]}, {"addresses": ["fd00::4"]}]});
-        assert_eq!(format_endpoint_slices(&[sl.clone()], "http"), "10.0.0.1:8080,10.0.0.2:8080,10.0.0.3:8080 + 1 more...");
-        assert_eq!(format_endpoint_slices(&[sl], "other"), "");
-        assert_eq!(format_endpoint_slices(&[], "http"), "<none>");
     }
 }
