@@ -189,6 +189,11 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
         }
         ("", "ConfigMap") => others::configmap(o, &mut evs, now),
         ("", "Secret") => others::secret(o),
+        ("", "ServiceAccount") => {
+            let secrets = list_served(ctx, "secrets", ns).await;
+            others::serviceaccount(o, secrets.as_deref(), &mut evs, now)
+        }
+        ("storage.k8s.io", "StorageClass") => others::storageclass(o, &mut evs, now),
         ("", "PersistentVolume") => others::pv(o, &mut evs, now),
         ("", "PersistentVolumeClaim") => {
             let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;

@@ -1,4 +1,5 @@
-//! Nodes, namespaces, config maps, secrets, PVs and PVCs.
+//! Nodes, namespaces, config maps, secrets, service accounts, storage
+//! classes, PVs and PVCs.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use super::{annotations, events, header, labels, rfc1123z, W};
 use crate::quantity::Quantity;
 use crate::printers::kinds::{access_modes, node_roles};
-use crate::util::{arr, s};
+use crate::util::{arr, format_labels, s};
 
 /// Go's %v of a []string: "[a b]".
 fn go_list(v: &Value, ptr: &str) -> String {
@@ -202,6 +203,101 @@ pub fn secret(sec: &Value) -> String {
     w.finish()
 }
 
+/// Upstream's describeServiceAccount (v1.33/v1.34: pull secrets, mountable
+/// secrets and token secrets). `secrets`: the namespace's Secrets, None if
+/// they could not be listed (then nothing is marked "(not found)").
+pub fn serviceaccount(sa: &Value, secrets: Option<&[Value]>, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    header(&mut w, sa, true);
+    let names = |ptr: &str| arr(sa, ptr).iter().map(|r| s(r, "/name").to_string()).collect::<Vec<_>>();
+    let (pull, mount) = (names("/imagePullSecrets"), names("/secrets"));
+    let mut tokens = Vec::new();
+    let mut missing = std::collections::BTreeSet::new();
+    if let Some(secrets) = secrets {
+        for sec in secrets {
+            let ann = |k: &str| sec.pointer("/metadata/annotations").and_then(|a| a.get(k)).and_then(Value::as_str).unwrap_or("");
+            if s(sec, "/type") == "kubernetes.io/service-account-token"
+                && ann("kubernetes.io/service-account.name") == crate::util::name(sa)
+                && ann("kubernetes.io/service-account.uid") == s(sa, "/metadata/uid")
+            {
+                tokens.push(crate::util::name(sec).to_string());
+            }
+        }
+        let existing: std::collections::BTreeSet<&str> = secrets.iter().map(crate::util::name).collect();
+        missing.extend(pull.iter().chain(&mount).filter(|n| !existing.contains(n.as_str())).cloned());
+    }
+    // Upstream sorts these headers; their padding is part of the text.
+    for (title, list) in [("Image pull secrets:", &pull), ("Mountable secrets: ", &mount), ("Tokens:            ", &tokens)] {
+        if list.is_empty() {
+            w.w(0, &format!("{title}\t<none>\n"));
+        }
+        let mut prefix = title;
+        for n in list {
+            let note = if missing.contains(n) { " (not found)" } else { "" };
+            w.w(0, &format!("{prefix}\t{n}{note}\n"));
+            prefix = "                   ";
+        }
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+/// Upstream's describeStorageClass.
+pub fn storageclass(sc: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(sc)));
+    let ann = |k: &str| sc.pointer("/metadata/annotations").and_then(|a| a.get(k)).and_then(Value::as_str) == Some("true");
+    let default = ann("storageclass.kubernetes.io/is-default-class") || ann("storageclass.beta.kubernetes.io/is-default-class");
+    w.w(0, &format!("IsDefaultClass:\t{}\n", if default { "Yes" } else { "No" }));
+    w.w(0, &format!("Annotations:\t{}\n", format_labels(sc.pointer("/metadata/annotations"))));
+    w.w(0, &format!("Provisioner:\t{}\n", s(sc, "/provisioner")));
+    w.w(0, &format!("Parameters:\t{}\n", format_labels(sc.pointer("/parameters"))));
+    let expand = match sc.get("allowVolumeExpansion").and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    w.w(0, &format!("AllowVolumeExpansion:\t{expand}\n"));
+    let opts = arr(sc, "/mountOptions");
+    if opts.is_empty() {
+        w.w(0, "MountOptions:\t<none>\n");
+    } else {
+        w.w(0, "MountOptions:\n");
+        for o in opts {
+            w.w(1, &format!("{}\n", o.as_str().unwrap_or_default()));
+        }
+    }
+    for (title, ptr) in [("ReclaimPolicy", "/reclaimPolicy"), ("VolumeBindingMode", "/volumeBindingMode")] {
+        if let Some(v) = sc.pointer(ptr).and_then(Value::as_str) {
+            w.w(0, &format!("{title}:\t{v}\n"));
+        }
+    }
+    if let Some(terms) = sc.get("allowedTopologies").and_then(Value::as_array) {
+        w.w(0, "AllowedTopologies:\t");
+        w.w(0, if terms.is_empty() { "<none>\n" } else { "\n" });
+        for (n, term) in terms.iter().enumerate() {
+            w.w(1, &format!("Term {n}:\t"));
+            let reqs = arr(term, "/matchLabelExpressions");
+            if reqs.is_empty() {
+                w.w(0, "<none>\n");
+            }
+            for (k, r) in reqs.iter().enumerate() {
+                if k != 0 {
+                    w.w(1, "\t");
+                }
+                let vals: Vec<&str> = arr(r, "/values").iter().filter_map(Value::as_str).collect();
+                let mut expr = format!("{} in", s(r, "/key"));
+                if !vals.is_empty() {
+                    expr.push_str(&format!(" [{}]", vals.join(", ")));
+                }
+                w.w(0, &format!("{expr}\n"));
+            }
+        }
+    }
+    events(&mut w, evs, now);
+    w.finish()
+}
+
 fn storage_class(v: &Value) -> String {
     match s(v, "/metadata/annotations/volume.beta.kubernetes.io~1storage-class") {
         "" => s(v, "/spec/storageClassName").to_string(),
@@ -381,5 +477,49 @@ fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
     let ext: Vec<&String> = allocatable.keys().filter(|k| !k.starts_with("hugepages-") && !standard.contains(&k.as_str())).collect();
     for r in huge.into_iter().chain(ext) {
         w.w(1, &format!("{r}\t{}\t{}\n", cell(&reqs, r, false), cell(&limits, r, false)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serviceaccount_like_upstream() {
+        let now = chrono::Utc::now();
+        let sa = json!({"metadata": {"name": "build", "namespace": "ci", "uid": "u1"}, "imagePullSecrets": [{"name": "regcred"}, {"name": "gone"}],
+            "secrets": [{"name": "mounted"}]});
+        let token = json!({"metadata": {"name": "build-token", "annotations": {"kubernetes.io/service-account.name": "build", "kubernetes.io/service-account.uid": "u1"}},
+            "type": "kubernetes.io/service-account-token"});
+        let other = json!({"metadata": {"name": "other-token", "annotations": {"kubernetes.io/service-account.name": "build", "kubernetes.io/service-account.uid": "u0"}},
+            "type": "kubernetes.io/service-account-token"});
+        let secrets = [json!({"metadata": {"name": "regcred"}}), json!({"metadata": {"name": "mounted"}}), token, other];
+        assert_eq!(
+            serviceaccount(&sa, Some(&secrets), &mut [], now),
+            "Name:                build\nNamespace:           ci\nLabels:              <none>\nAnnotations:         <none>\n\
+             Image pull secrets:  regcred\n                     gone (not found)\nMountable secrets:   mounted\nTokens:              build-token\n\
+             Events:              <none>\n"
+        );
+        let bare = json!({"metadata": {"name": "default", "namespace": "ci"}});
+        assert_eq!(
+            serviceaccount(&bare, None, &mut [], now),
+            "Name:                default\nNamespace:           ci\nLabels:              <none>\nAnnotations:         <none>\n\
+             Image pull secrets:  <none>\nMountable secrets:   <none>\nTokens:              <none>\nEvents:              <none>\n"
+        );
+    }
+
+    #[test]
+    fn storageclass_like_upstream() {
+        let sc = json!({"metadata": {"name": "fast", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "example.com/ssd",
+            "parameters": {"type": "ssd"}, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "mountOptions": ["noatime"],
+            "allowedTopologies": [{"matchLabelExpressions": [{"key": "zone", "values": ["a", "b"]}, {"key": "rack", "values": ["r1"]}]}]});
+        assert_eq!(
+            storageclass(&sc, &mut [], chrono::Utc::now()),
+            "Name:                  fast\nIsDefaultClass:        Yes\nAnnotations:           storageclass.kubernetes.io/is-default-class=true\n\
+             Provisioner:           example.com/ssd\nParameters:            type=ssd\nAllowVolumeExpansion:  <unset>\nMountOptions:\n  noatime\n\
+             ReclaimPolicy:      Delete\nVolumeBindingMode:  WaitForFirstConsumer\nAllowedTopologies:  \n\
+             \x20 Term 0:           zone in [a, b]\n                    rack in [r1]\nEvents:             <none>\n"
+        );
     }
 }
