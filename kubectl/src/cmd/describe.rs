@@ -156,6 +156,11 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
             }
         }
         ("batch", "Job") => workloads::job(o, &mut evs, now),
+        ("batch", "CronJob") => workloads::cronjob(o, &mut evs, now),
+        ("", "ReplicationController") => {
+            let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;
+            workloads::replicationcontroller(o, &owned_by(&pods, uid), &mut evs, now)
+        }
         ("", "Service") => {
             let slices: Vec<Value> = list_in(ctx, "endpointslices.discovery.k8s.io", Some(ns), &ListParams::default())
                 .await

@@ -1,4 +1,5 @@
-//! Deployments, replica sets and stateful sets, with their pod template.
+//! Deployments, replica sets, replication controllers, stateful sets,
+//! daemon sets, jobs and cron jobs, with their pod template.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -6,7 +7,7 @@ use serde_json::Value;
 use super::pod::{containers, tolerations, volumes};
 use super::{annotations, controller, events, labels, rfc1123z, W};
 use crate::printers::kinds::selector_string;
-use crate::util::{arr, i, s};
+use crate::util::{arr, format_labels, i, s};
 
 /// DescribePodTemplate.
 pub fn pod_template(w: &mut W, t: &Value) {
@@ -140,6 +141,23 @@ pub fn replicaset(rs: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<U
     w.finish()
 }
 
+/// Upstream's describeReplicationController.
+pub fn replicationcontroller(rc: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(rc)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(rc)));
+    w.w(0, &format!("Selector:\t{}\n", format_labels(rc.pointer("/spec/selector"))));
+    labels(&mut w, "Labels", rc.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", rc.pointer("/metadata/annotations"));
+    w.w(0, &format!("Replicas:\t{} current / {} desired\n", i(rc, "/status/replicas"), i(rc, "/spec/replicas")));
+    let (r, wt, sc, f) = pod_counts(pods);
+    w.w(0, &format!("Pods Status:\t{r} Running / {wt} Waiting / {sc} Succeeded / {f} Failed\n"));
+    pod_template(&mut w, rc.pointer("/spec/template").unwrap_or(&Value::Null));
+    conditions_with_reason(&mut w, rc);
+    events(&mut w, evs, now);
+    w.finish()
+}
+
 pub fn statefulset(ss: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(ss)));
@@ -246,4 +264,110 @@ pub fn job(j: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
     pod_template(&mut w, j.pointer("/spec/template").unwrap_or(&Value::Null));
     events(&mut w, evs, now);
     w.finish()
+}
+
+/// "<unset>" for a missing integer, else the integer with `unit`.
+fn int_or_unset(v: &Value, ptr: &str, unit: &str) -> String {
+    v.pointer(ptr).and_then(Value::as_i64).map_or("<unset>".to_string(), |n| format!("{n}{unit}"))
+}
+
+/// Upstream's describeCronJob (with describeJobTemplate and printActiveJobs).
+pub fn cronjob(cj: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+    let mut w = W::default();
+    w.w(0, &format!("Name:\t{}\n", crate::util::name(cj)));
+    w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(cj)));
+    labels(&mut w, "Labels", cj.pointer("/metadata/labels"));
+    annotations(&mut w, "Annotations", cj.pointer("/metadata/annotations"));
+    w.w(0, &format!("Schedule:\t{}\n", s(cj, "/spec/schedule")));
+    w.w(0, &format!("Concurrency Policy:\t{}\n", s(cj, "/spec/concurrencyPolicy")));
+    let suspend = match cj.pointer("/spec/suspend").and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    w.w(0, &format!("Suspend:\t{suspend}\n"));
+    w.w(0, &format!("Time Zone:\t{}\n", cj.pointer("/spec/timeZone").and_then(Value::as_str).unwrap_or("<unset>")));
+    w.w(0, &format!("Successful Job History Limit:\t{}\n", int_or_unset(cj, "/spec/successfulJobsHistoryLimit", "")));
+    w.w(0, &format!("Failed Job History Limit:\t{}\n", int_or_unset(cj, "/spec/failedJobsHistoryLimit", "")));
+    w.w(0, &format!("Starting Deadline Seconds:\t{}\n", int_or_unset(cj, "/spec/startingDeadlineSeconds", "s")));
+    let jt = cj.pointer("/spec/jobTemplate").unwrap_or(&Value::Null);
+    match jt.pointer("/spec/selector").filter(|v| !v.is_null()) {
+        Some(_) => w.w(0, &format!("Selector:\t{}\n", selector(jt))),
+        None => w.w(0, "Selector:\t<unset>\n"),
+    }
+    w.w(0, &format!("Parallelism:\t{}\n", int_or_unset(jt, "/spec/parallelism", "")));
+    w.w(0, &format!("Completions:\t{}\n", int_or_unset(jt, "/spec/completions", "")));
+    if let Some(d) = jt.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64) {
+        w.w(0, &format!("Active Deadline Seconds:\t{d}s\n"));
+    }
+    pod_template(&mut w, jt.pointer("/spec/template").unwrap_or(&Value::Null));
+    match s(cj, "/status/lastScheduleTime") {
+        "" => w.w(0, "Last Schedule Time:\t<unset>\n"),
+        t => w.w(0, &format!("Last Schedule Time:\t{}\n", rfc1123z(t))),
+    }
+    let active: Vec<&str> = arr(cj, "/status/active").iter().map(|r| s(r, "/name")).collect();
+    w.w(0, &format!("Active Jobs:\t{}\n", if active.is_empty() { "<none>".to_string() } else { active.join(", ") }));
+    events(&mut w, evs, now);
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn template() -> Value {
+        json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}})
+    }
+
+    /// DescribePodTemplate's lines; the last tab-aligned block runs on into
+    /// whatever follows it, so `pad` is that block's width.
+    fn template_text(pad: usize) -> String {
+        let cell = |k: &str| format!("{k:<pad$}");
+        format!(
+            "Pod Template:\n  Labels:  app=web\n  Containers:\n   web:\n{}nginx\n{}<none>\n{}<none>\n{}<none>\n{}<none>\n{}<none>\n{}<none>\n{}<none>\n",
+            cell("    Image:"),
+            cell("    Port:"),
+            cell("    Host Port:"),
+            cell("    Environment:"),
+            cell("    Mounts:"),
+            cell("  Volumes:"),
+            cell("  Node-Selectors:"),
+            cell("  Tolerations:")
+        )
+    }
+
+    #[test]
+    fn replicationcontroller_like_upstream() {
+        let rc = json!({"metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}}, "spec": {"replicas": 2, "selector": {"app": "web"}, "template": template()},
+            "status": {"replicas": 2}});
+        let pods = [json!({"status": {"phase": "Running"}}), json!({"status": {"phase": "Pending"}})];
+        assert_eq!(
+            replicationcontroller(&rc, &pods, &mut [], chrono::Utc::now()),
+            format!(
+                "Name:         web\nNamespace:    default\nSelector:     app=web\nLabels:       app=web\nAnnotations:  <none>\nReplicas:     2 current / 2 desired\n\
+                 Pods Status:  1 Running / 1 Waiting / 0 Succeeded / 0 Failed\n{}Events:            <none>\n",
+                template_text(19)
+            )
+        );
+    }
+
+    #[test]
+    fn cronjob_like_upstream() {
+        let cj = json!({"metadata": {"name": "tick", "namespace": "default"}, "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Allow", "suspend": false,
+            "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1, "jobTemplate": {"spec": {"template": template()}}},
+            "status": {"lastScheduleTime": "2024-01-02T03:04:05Z", "active": [{"name": "tick-1"}, {"name": "tick-2"}]}});
+        assert_eq!(
+            cronjob(&cj, &mut [], chrono::Utc::now()),
+            format!(
+                "Name:                          tick\nNamespace:                     default\nLabels:                        <none>\nAnnotations:                   <none>\n\
+                 Schedule:                      */5 * * * *\nConcurrency Policy:            Allow\nSuspend:                       False\n\
+                 Time Zone:                     <unset>\nSuccessful Job History Limit:  3\nFailed Job History Limit:      1\n\
+                 Starting Deadline Seconds:     <unset>\nSelector:                      <unset>\nParallelism:                   <unset>\n\
+                 Completions:                   <unset>\n{}Last Schedule Time:  Tue, 02 Jan 2024 03:04:05 +0000\nActive Jobs:         tick-1, tick-2\n\
+                 Events:              <none>\n",
+                template_text(21)
+            )
+        );
+    }
 }
