@@ -213,7 +213,7 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
         ("policy", "PodDisruptionBudget") => policy::pdb(o, &mut evs, now),
         ("", "ResourceQuota") => policy::resourcequota(o),
         ("", "LimitRange") => policy::limitrange(o),
-        _ => describe::generic(o),
+        _ => describe::generic::describe(o, &mut evs, now),
     };
     Ok(text)
 }

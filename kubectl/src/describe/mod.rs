@@ -2,6 +2,7 @@
 //! (k8s.io/kubectl/pkg/describe): "Key:\tvalue" lines at indentation
 //! levels, aligned by Go's tabwriter (minwidth 0, padding 2).
 
+pub mod generic;
 pub mod network;
 pub mod others;
 pub mod policy;
@@ -173,75 +174,6 @@ pub fn header(w: &mut W, v: &Value, with_ns: bool) {
     }
     labels(w, "Labels", v.pointer("/metadata/labels"));
     annotations(w, "Annotations", v.pointer("/metadata/annotations"));
-}
-
-/// "Name/Namespace/Labels/Annotations" and the fields of an object without
-/// a dedicated describer, like upstream's generic describer.
-pub fn generic(v: &Value) -> String {
-    let mut w = W::default();
-    w.w(0, &format!("Name:\t{}\n", crate::util::name(v)));
-    if !crate::util::namespace(v).is_empty() {
-        w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(v)));
-    }
-    labels(&mut w, "Labels", v.pointer("/metadata/labels"));
-    annotations(&mut w, "Annotations", v.pointer("/metadata/annotations"));
-    w.w(0, &format!("API Version:\t{}\n", s(v, "/apiVersion")));
-    w.w(0, &format!("Kind:\t{}\n", s(v, "/kind")));
-    if let Some(m) = v.as_object() {
-        let mut keys: Vec<_> = m.keys().filter(|k| !matches!(k.as_str(), "apiVersion" | "kind")).collect();
-        keys.sort();
-        for k in keys {
-            let mut val = m[k].clone();
-            if k == "metadata" {
-                if let Some(mm) = val.as_object_mut() {
-                    for drop in ["name", "namespace", "labels", "annotations", "managedFields"] {
-                        mm.remove(drop);
-                    }
-                }
-            }
-            field(&mut w, 0, &capitalize(k), &val);
-        }
-    }
-    w.finish()
-}
-
-fn capitalize(k: &str) -> String {
-    // Upstream splits camelCase into words: "creationTimestamp" -> "Creation Timestamp".
-    let mut out = String::new();
-    for (i, c) in k.chars().enumerate() {
-        if i == 0 {
-            out.extend(c.to_uppercase());
-        } else if c.is_uppercase() {
-            out.push(' ');
-            out.push(c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn field(w: &mut W, level: usize, name: &str, v: &Value) {
-    match v {
-        Value::Object(m) => {
-            w.w(level, &format!("{name}:\n"));
-            let mut keys: Vec<_> = m.keys().collect();
-            keys.sort();
-            for k in keys {
-                field(w, level + 1, &capitalize(k), &m[k]);
-            }
-        }
-        Value::Array(a) => {
-            w.w(level, &format!("{name}:\n"));
-            for item in a {
-                match item {
-                    Value::Object(_) => field(w, level + 1, "", item),
-                    other => w.w(level + 1, &format!("{}\n", crate::printers::jsonpath::text(other))),
-                }
-            }
-        }
-        other => w.w(level, &format!("{name}:\t{}\n", crate::printers::jsonpath::text(other))),
-    }
 }
 
 #[cfg(test)]
