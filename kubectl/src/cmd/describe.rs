@@ -137,29 +137,29 @@ fn owned_by<'a>(items: &'a [Value], uid: &str) -> Vec<Value> {
 
 pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bool) -> CmdResult<String> {
     let now = chrono::Utc::now();
-    let mut evs = if show_events { events_for(ctx, r, o).await } else { vec![] };
+    let mut evs = if show_events { Some(events_for(ctx, r, o).await) } else { None };
     let ns = crate::util::namespace(o);
     let uid = s(o, "/metadata/uid");
     let text = match (r.group.as_str(), r.kind.as_str()) {
-        ("", "Pod") => pod::describe(o, &mut evs, now),
+        ("", "Pod") => pod::describe(o, evs.as_deref_mut(), now),
         ("apps", "Deployment") => {
             let rss = list_in(ctx, "replicasets.apps", Some(ns), &ListParams::default()).await;
-            workloads::deployment(o, &owned_by(&rss, uid), &mut evs, now)
+            workloads::deployment(o, &owned_by(&rss, uid), evs.as_deref_mut(), now)
         }
         ("apps", "ReplicaSet") | ("apps", "StatefulSet") | ("apps", "DaemonSet") => {
             let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;
             let mine = owned_by(&pods, uid);
             match r.kind.as_str() {
-                "ReplicaSet" => workloads::replicaset(o, &mine, &mut evs, now),
-                "StatefulSet" => workloads::statefulset(o, &mine, &mut evs, now),
-                _ => workloads::daemonset(o, &mine, &mut evs, now),
+                "ReplicaSet" => workloads::replicaset(o, &mine, evs.as_deref_mut(), now),
+                "StatefulSet" => workloads::statefulset(o, &mine, evs.as_deref_mut(), now),
+                _ => workloads::daemonset(o, &mine, evs.as_deref_mut(), now),
             }
         }
-        ("batch", "Job") => workloads::job(o, &mut evs, now),
-        ("batch", "CronJob") => workloads::cronjob(o, &mut evs, now),
+        ("batch", "Job") => workloads::job(o, evs.as_deref_mut(), now),
+        ("batch", "CronJob") => workloads::cronjob(o, evs.as_deref_mut(), now),
         ("", "ReplicationController") => {
             let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;
-            workloads::replicationcontroller(o, &owned_by(&pods, uid), &mut evs, now)
+            workloads::replicationcontroller(o, &owned_by(&pods, uid), evs.as_deref_mut(), now)
         }
         ("", "Service") => {
             let slices: Vec<Value> = list_in(ctx, "endpointslices.discovery.k8s.io", Some(ns), &ListParams::default())
@@ -167,10 +167,10 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .into_iter()
                 .filter(|e| s(e, "/metadata/labels/kubernetes.io~1service-name") == crate::util::name(o))
                 .collect();
-            network::service(o, &slices, &mut evs, now)
+            network::service(o, &slices, evs.as_deref_mut(), now)
         }
-        ("", "Endpoints") => network::endpoints(o, &mut evs, now),
-        ("discovery.k8s.io", "EndpointSlice") => network::endpointslice(o, &mut evs, now),
+        ("", "Endpoints") => network::endpoints(o, evs.as_deref_mut(), now),
+        ("discovery.k8s.io", "EndpointSlice") => network::endpointslice(o, evs.as_deref_mut(), now),
         ("", "Node") => {
             let name = crate::util::name(o);
             let lease = match ctx.discovery().await?.resolve_one("leases.coordination.k8s.io") {
@@ -185,21 +185,21 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .into_iter()
                 .filter(|p| s(p, "/spec/nodeName") == name && !matches!(s(p, "/status/phase"), "Succeeded" | "Failed"))
                 .collect();
-            others::node(o, lease, &pods, &mut evs, now)
+            others::node(o, lease, &pods, evs.as_deref_mut(), now)
         }
         ("", "Namespace") => {
             let q = list_served(ctx, "resourcequotas", crate::util::name(o)).await;
             let l = list_served(ctx, "limitranges", crate::util::name(o)).await;
             others::namespace(o, q.as_deref(), l.as_deref())
         }
-        ("", "ConfigMap") => others::configmap(o, &mut evs, now),
+        ("", "ConfigMap") => others::configmap(o, evs.as_deref_mut(), now),
         ("", "Secret") => others::secret(o),
         ("", "ServiceAccount") => {
             let secrets = list_served(ctx, "secrets", ns).await;
-            others::serviceaccount(o, secrets.as_deref(), &mut evs, now)
+            others::serviceaccount(o, secrets.as_deref(), evs.as_deref_mut(), now)
         }
-        ("storage.k8s.io", "StorageClass") => others::storageclass(o, &mut evs, now),
-        ("", "PersistentVolume") => others::pv(o, &mut evs, now),
+        ("storage.k8s.io", "StorageClass") => others::storageclass(o, evs.as_deref_mut(), now),
+        ("", "PersistentVolume") => others::pv(o, evs.as_deref_mut(), now),
         ("", "PersistentVolumeClaim") => {
             let pods = list_in(ctx, "pods", Some(ns), &ListParams::default()).await;
             let users: Vec<String> = pods
@@ -207,13 +207,13 @@ pub async fn describe_one(ctx: &Ctx, r: &ApiResource, o: &Value, show_events: bo
                 .filter(|p| arr(p, "/spec/volumes").iter().any(|v| s(v, "/persistentVolumeClaim/claimName") == crate::util::name(o)))
                 .map(|p| crate::util::name(p).to_string())
                 .collect();
-            others::pvc(o, &users, &mut evs, now)
+            others::pvc(o, &users, evs.as_deref_mut(), now)
         }
-        ("scheduling.k8s.io", "PriorityClass") => policy::priorityclass(o, &mut evs, now),
-        ("policy", "PodDisruptionBudget") => policy::pdb(o, &mut evs, now),
+        ("scheduling.k8s.io", "PriorityClass") => policy::priorityclass(o, evs.as_deref_mut(), now),
+        ("policy", "PodDisruptionBudget") => policy::pdb(o, evs.as_deref_mut(), now),
         ("", "ResourceQuota") => policy::resourcequota(o),
         ("", "LimitRange") => policy::limitrange(o),
-        _ => describe::generic::describe(o, &mut evs, now),
+        _ => describe::generic::describe(o, evs.as_deref_mut(), now),
     };
     Ok(text)
 }

@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{annotations, events, labels, W};
+use super::{annotations, events, labels, Evs, W};
 
 /// Fields the header already shows, by path from the object's root.
 const SKIP: [&str; 5] = [".metadata.managedFields", ".metadata.name", ".metadata.namespace", ".metadata.labels", ".metadata.annotations"];
 
-pub fn describe(v: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn describe(v: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(v)));
     // Printed for cluster-scoped objects too, empty.
@@ -177,7 +177,7 @@ mod tests {
                 "managedFields": [{"manager": "x"}], "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "controller": true}]},
             "data": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}, "revision": 2});
         assert_eq!(
-            describe(&cr, &mut [], chrono::Utc::now()),
+            describe(&cr, Some(&mut []), chrono::Utc::now()),
             "Name:         web-6d4\nNamespace:    default\nLabels:       app=web\nAnnotations:  <none>\nAPI Version:  apps/v1\nData:\n  Spec:\n    Template:\n      Spec:\n\
              \x20       Containers:\n          Image:  nginx\n          Name:   c\nKind:             ControllerRevision\nMetadata:\n  Creation Timestamp:  2024-01-01T00:00:00Z\n\
              \x20 Owner References:\n    API Version:  apps/v1\n    Controller:   true\n    Kind:         StatefulSet\n    Name:         web\n  UID:            u-1\n\
@@ -186,7 +186,7 @@ mod tests {
         let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1", "namespace": "kube-node-lease"},
             "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40}});
         assert_eq!(
-            describe(&lease, &mut [], chrono::Utc::now()),
+            describe(&lease, Some(&mut []), chrono::Utc::now()),
             "Name:         n1\nNamespace:    kube-node-lease\nLabels:       <none>\nAnnotations:  <none>\nAPI Version:  coordination.k8s.io/v1\nKind:         Lease\n\
              Metadata:\nSpec:\n  Holder Identity:         n1\n  Lease Duration Seconds:  40\nEvents:                    <none>\n"
         );

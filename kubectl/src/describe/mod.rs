@@ -122,8 +122,13 @@ pub fn controller(v: &Value) -> Option<String> {
         .map(|o| format!("{}/{}", s(o, "/kind"), s(o, "/name")))
 }
 
+/// The events about the described object; None with --show-events=false,
+/// which leaves the Events section out.
+pub type Evs<'a> = Option<&'a mut [Value]>;
+
 /// The Events section (DescribeEvents), `events` already filtered to the object.
-pub fn events(w: &mut W, events: &mut [Value], now: DateTime<Utc>) {
+pub fn events(w: &mut W, events: Evs<'_>, now: DateTime<Utc>) {
+    let Some(events) = events else { return };
     if events.is_empty() {
         w.w(0, "Events:\t<none>\n");
         return;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{events, header, W};
+use super::{events, header, Evs, W};
 use crate::util::{arr, format_labels, i, s};
 
 /// Upstream's formatEndpointSlices for one service port: at most three
@@ -50,7 +50,7 @@ pub fn format_endpoint_slices(slices: &[Value], port_name: &str) -> String {
 }
 
 /// `slices`: the EndpointSlices of this service (label kubernetes.io/service-name).
-pub fn service(svc: &Value, slices: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn service(svc: &Value, slices: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, svc, true);
     w.w(0, &format!("Selector:\t{}\n", format_labels(svc.pointer("/spec/selector"))));
@@ -103,7 +103,7 @@ pub fn service(svc: &Value, slices: &[Value], evs: &mut [Value], now: DateTime<U
 }
 
 /// Upstream's describeEndpoints.
-pub fn endpoints(ep: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn endpoints(ep: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, ep, true);
     w.w(0, "Subsets:\n");
@@ -138,7 +138,7 @@ pub fn endpoints(ep: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
 }
 
 /// Upstream's describeEndpointSliceV1.
-pub fn endpointslice(es: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn endpointslice(es: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, es, true);
     w.w(0, &format!("AddressType:\t{}\n", s(es, "/addressType")));
@@ -202,7 +202,7 @@ mod tests {
             {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}], "ports": [{"name": "http", "port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}]},
             {"notReadyAddresses": [{"ip": "10.0.0.9"}]}]});
         assert_eq!(
-            endpoints(&ep, &mut [], chrono::Utc::now()),
+            endpoints(&ep, Some(&mut []), chrono::Utc::now()),
             "Name:         web\nNamespace:    default\nLabels:       <none>\nAnnotations:  <none>\nSubsets:\n\
              \x20 Addresses:          10.0.0.1,10.0.0.2\n  NotReadyAddresses:  <none>\n  Ports:\n\
              \x20   Name     Port  Protocol\n    ----     ----  --------\n    http     80    TCP\n    <unset>  53    UDP\n\n\
@@ -217,7 +217,7 @@ mod tests {
             "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "hostname": "h1", "targetRef": {"kind": "Pod", "name": "web-1"}, "nodeName": "n1"},
                           {"addresses": [], "conditions": {}}]});
         assert_eq!(
-            endpointslice(&es, &mut [], chrono::Utc::now()),
+            endpointslice(&es, Some(&mut []), chrono::Utc::now()),
             "Name:         web-abc\nNamespace:    default\nLabels:       kubernetes.io/service-name=web\nAnnotations:  <none>\nAddressType:  IPv4\n\
              Ports:\n  Name     Port     Protocol\n  ----     ----     --------\n  http     80       TCP\n  <unset>  <unset>  UDP\n\
              Endpoints:\n  - Addresses:  10.0.0.1\n    Conditions:\n      Ready:    true\n    Hostname:   h1\n    TargetRef:  Pod/web-1\n\
@@ -225,6 +225,6 @@ mod tests {
              \x20   Hostname:  <unset>\n    NodeName:  <unset>\n    Zone:      <unset>\nEvents:        <none>\n"
         );
         let empty = json!({"metadata": {"name": "e", "namespace": "default"}, "addressType": "IPv6"});
-        assert!(endpointslice(&empty, &mut [], chrono::Utc::now()).ends_with("AddressType:  IPv6\nPorts: <unset>\nEndpoints: <none>\nEvents:  <none>\n"));
+        assert!(endpointslice(&empty, Some(&mut []), chrono::Utc::now()).ends_with("AddressType:  IPv6\nPorts: <unset>\nEndpoints: <none>\nEvents:  <none>\n"));
     }
 }

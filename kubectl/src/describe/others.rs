@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use std::collections::BTreeMap;
 
-use super::{annotations, events, header, labels, rfc1123z, W};
+use super::{annotations, events, header, labels, rfc1123z, Evs, W};
 use crate::quantity::Quantity;
 use crate::printers::kinds::{access_modes, node_roles};
 use crate::util::{arr, format_labels, s};
@@ -19,7 +19,7 @@ fn go_list(v: &Value, ptr: &str) -> String {
 
 /// `lease`: the node's Lease, or why it could not be read; `pods`: the
 /// node's non-terminated pods.
-pub fn node(n: &Value, lease: Result<Value, String>, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn node(n: &Value, lease: Result<Value, String>, pods: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(n)));
     w.w(0, &format!("Roles:\t{}\n", node_roles(n)));
@@ -154,7 +154,7 @@ pub fn namespace(ns: &Value, quotas: Option<&[Value]>, limits: Option<&[Value]>)
     w.finish()
 }
 
-pub fn configmap(cm: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn configmap(cm: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, cm, true);
     w.w(0, "\nData\n====\n");
@@ -206,7 +206,7 @@ pub fn secret(sec: &Value) -> String {
 /// Upstream's describeServiceAccount (v1.33/v1.34: pull secrets, mountable
 /// secrets and token secrets). `secrets`: the namespace's Secrets, None if
 /// they could not be listed (then nothing is marked "(not found)").
-pub fn serviceaccount(sa: &Value, secrets: Option<&[Value]>, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn serviceaccount(sa: &Value, secrets: Option<&[Value]>, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, sa, true);
     let names = |ptr: &str| arr(sa, ptr).iter().map(|r| s(r, "/name").to_string()).collect::<Vec<_>>();
@@ -243,7 +243,7 @@ pub fn serviceaccount(sa: &Value, secrets: Option<&[Value]>, evs: &mut [Value], 
 }
 
 /// Upstream's describeStorageClass.
-pub fn storageclass(sc: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn storageclass(sc: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(sc)));
     let ann = |k: &str| sc.pointer("/metadata/annotations").and_then(|a| a.get(k)).and_then(Value::as_str) == Some("true");
@@ -312,7 +312,7 @@ fn status_or_terminating(v: &Value, now: DateTime<Utc>) -> String {
     }
 }
 
-pub fn pv(pv: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn pv(pv: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     header(&mut w, pv, false);
     w.w(0, &format!("Finalizers:\t{}\n", go_list(pv, "/metadata/finalizers")));
@@ -345,7 +345,7 @@ pub fn pv(pv: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
 }
 
 /// `used_by`: names of pods that mount the claim.
-pub fn pvc(pvc: &Value, used_by: &[String], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn pvc(pvc: &Value, used_by: &[String], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(pvc)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(pvc)));
@@ -496,14 +496,14 @@ mod tests {
             "type": "kubernetes.io/service-account-token"});
         let secrets = [json!({"metadata": {"name": "regcred"}}), json!({"metadata": {"name": "mounted"}}), token, other];
         assert_eq!(
-            serviceaccount(&sa, Some(&secrets), &mut [], now),
+            serviceaccount(&sa, Some(&secrets), Some(&mut []), now),
             "Name:                build\nNamespace:           ci\nLabels:              <none>\nAnnotations:         <none>\n\
              Image pull secrets:  regcred\n                     gone (not found)\nMountable secrets:   mounted\nTokens:              build-token\n\
              Events:              <none>\n"
         );
         let bare = json!({"metadata": {"name": "default", "namespace": "ci"}});
         assert_eq!(
-            serviceaccount(&bare, None, &mut [], now),
+            serviceaccount(&bare, None, Some(&mut []), now),
             "Name:                default\nNamespace:           ci\nLabels:              <none>\nAnnotations:         <none>\n\
              Image pull secrets:  <none>\nMountable secrets:   <none>\nTokens:              <none>\nEvents:              <none>\n"
         );
@@ -515,7 +515,7 @@ mod tests {
             "parameters": {"type": "ssd"}, "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "mountOptions": ["noatime"],
             "allowedTopologies": [{"matchLabelExpressions": [{"key": "zone", "values": ["a", "b"]}, {"key": "rack", "values": ["r1"]}]}]});
         assert_eq!(
-            storageclass(&sc, &mut [], chrono::Utc::now()),
+            storageclass(&sc, Some(&mut []), chrono::Utc::now()),
             "Name:                  fast\nIsDefaultClass:        Yes\nAnnotations:           storageclass.kubernetes.io/is-default-class=true\n\
              Provisioner:           example.com/ssd\nParameters:            type=ssd\nAllowVolumeExpansion:  <unset>\nMountOptions:\n  noatime\n\
              ReclaimPolicy:      Delete\nVolumeBindingMode:  WaitForFirstConsumer\nAllowedTopologies:  \n\

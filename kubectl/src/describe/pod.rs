@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{annotations, controller, events, labels, rfc1123z, W};
+use super::{annotations, controller, events, labels, rfc1123z, Evs, W};
 use crate::util::{arr, i, s};
 
 fn ports(c: &Value, host: bool) -> String {
@@ -245,7 +245,7 @@ fn qos(p: &Value) -> &'static str {
     }
 }
 
-pub fn describe(p: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn describe(p: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(p)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(p)));
@@ -328,6 +328,6 @@ mod tests {
             "source": {"component": "default-scheduler"}, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:00:00Z", "count": 1,
             "involvedObject": {"kind": "Pod", "name": "web"}})];
         let now = crate::duration::parse_time("2024-01-01T00:10:00Z").unwrap();
-        assert_eq!(describe(&pod, &mut evs, now), include_str!("../../tests/golden/describe_pod.txt"));
+        assert_eq!(describe(&pod, Some(&mut evs), now), include_str!("../../tests/golden/describe_pod.txt"));
     }
 }

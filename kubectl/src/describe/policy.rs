@@ -6,13 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{events, W};
+use super::{events, Evs, W};
 use crate::printers::kinds::{canonical_quantity, selector_string};
 use crate::quantity::Quantity;
 use crate::util::{arr, format_labels, i, s};
 
 /// Upstream's describePriorityClass.
-pub fn priorityclass(pc: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn priorityclass(pc: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(pc)));
     w.w(0, &format!("Value:\t{}\n", i(pc, "/value")));
@@ -34,7 +34,7 @@ fn int_or_string(v: &Value) -> String {
 }
 
 /// Upstream's describePodDisruptionBudgetV1.
-pub fn pdb(pdb: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn pdb(pdb: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(pdb)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(pdb)));
@@ -214,20 +214,22 @@ mod tests {
         let now = chrono::Utc::now();
         let pc = json!({"metadata": {"name": "high", "annotations": {"team": "infra"}}, "value": 1000, "preemptionPolicy": "Never", "description": "for batch"});
         assert_eq!(
-            priorityclass(&pc, &mut [], now),
+            priorityclass(&pc, Some(&mut []), now),
             "Name:              high\nValue:             1000\nGlobalDefault:     false\nPreemptionPolicy:  Never\nDescription:       for batch\nAnnotations:       team=infra\nEvents:            <none>\n"
         );
+        // --show-events=false: no Events section at all.
+        assert!(priorityclass(&pc, None, now).ends_with("Annotations:       team=infra\n"));
         let p = json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "web"}}},
             "status": {"disruptionsAllowed": 1, "currentHealthy": 4, "desiredHealthy": 3, "expectedPods": 4}});
         assert_eq!(
-            pdb(&p, &mut [], now),
+            pdb(&p, Some(&mut []), now),
             "Name:             web\nNamespace:        default\nMax unavailable:  25%\nSelector:         app=web\nStatus:\n    Allowed disruptions:  1\n    Current:              4\n    Desired:              3\n    Total:                4\nEvents:                   <none>\n"
         );
         // minAvailable wins over maxUnavailable; an empty selector is "<none>", a missing one "<unset>".
         let both = json!({"metadata": {"name": "b", "namespace": "ns"}, "spec": {"minAvailable": 2, "maxUnavailable": 1, "selector": {}}});
-        assert!(pdb(&both, &mut [], now).starts_with("Name:           b\nNamespace:      ns\nMin available:  2\nSelector:       <none>\nStatus:\n"));
+        assert!(pdb(&both, Some(&mut []), now).starts_with("Name:           b\nNamespace:      ns\nMin available:  2\nSelector:       <none>\nStatus:\n"));
         let bare = json!({"metadata": {"name": "b", "namespace": "ns"}, "spec": {}});
-        assert!(pdb(&bare, &mut [], now).starts_with("Name:       b\nNamespace:  ns\nSelector:   <unset>\nStatus:\n"));
+        assert!(pdb(&bare, Some(&mut []), now).starts_with("Name:       b\nNamespace:  ns\nSelector:   <unset>\nStatus:\n"));
     }
 
     #[test]

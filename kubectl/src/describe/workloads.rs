@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::pod::{containers, tolerations, volumes};
-use super::{annotations, controller, events, labels, rfc1123z, W};
+use super::{annotations, controller, events, labels, rfc1123z, Evs, W};
 use crate::printers::kinds::selector_string;
 use crate::util::{arr, format_labels, i, s};
 
@@ -69,7 +69,7 @@ fn rs_list(rss: &[&Value]) -> String {
 }
 
 /// `owned`: the replica sets this deployment controls.
-pub fn deployment(d: &Value, owned: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn deployment(d: &Value, owned: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(d)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(d)));
@@ -122,7 +122,7 @@ pub fn pod_counts(pods: &[Value]) -> (usize, usize, usize, usize) {
     (c("Running"), c("Pending"), c("Succeeded"), c("Failed"))
 }
 
-pub fn replicaset(rs: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn replicaset(rs: &Value, pods: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(rs)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(rs)));
@@ -142,7 +142,7 @@ pub fn replicaset(rs: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<U
 }
 
 /// Upstream's describeReplicationController.
-pub fn replicationcontroller(rc: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn replicationcontroller(rc: &Value, pods: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(rc)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(rc)));
@@ -158,7 +158,7 @@ pub fn replicationcontroller(rc: &Value, pods: &[Value], evs: &mut [Value], now:
     w.finish()
 }
 
-pub fn statefulset(ss: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn statefulset(ss: &Value, pods: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(ss)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(ss)));
@@ -193,7 +193,7 @@ pub fn statefulset(ss: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<
     w.finish()
 }
 
-pub fn daemonset(ds: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn daemonset(ds: &Value, pods: &[Value], evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(ds)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(ds)));
@@ -214,7 +214,7 @@ pub fn daemonset(ds: &Value, pods: &[Value], evs: &mut [Value], now: DateTime<Ut
     w.finish()
 }
 
-pub fn job(j: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn job(j: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(j)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(j)));
@@ -272,7 +272,7 @@ fn int_or_unset(v: &Value, ptr: &str, unit: &str) -> String {
 }
 
 /// Upstream's describeCronJob (with describeJobTemplate and printActiveJobs).
-pub fn cronjob(cj: &Value, evs: &mut [Value], now: DateTime<Utc>) -> String {
+pub fn cronjob(cj: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     let mut w = W::default();
     w.w(0, &format!("Name:\t{}\n", crate::util::name(cj)));
     w.w(0, &format!("Namespace:\t{}\n", crate::util::namespace(cj)));
@@ -343,7 +343,7 @@ mod tests {
             "status": {"replicas": 2}});
         let pods = [json!({"status": {"phase": "Running"}}), json!({"status": {"phase": "Pending"}})];
         assert_eq!(
-            replicationcontroller(&rc, &pods, &mut [], chrono::Utc::now()),
+            replicationcontroller(&rc, &pods, Some(&mut []), chrono::Utc::now()),
             format!(
                 "Name:         web\nNamespace:    default\nSelector:     app=web\nLabels:       app=web\nAnnotations:  <none>\nReplicas:     2 current / 2 desired\n\
                  Pods Status:  1 Running / 1 Waiting / 0 Succeeded / 0 Failed\n{}Events:            <none>\n",
@@ -358,7 +358,7 @@ mod tests {
             "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1, "jobTemplate": {"spec": {"template": template()}}},
             "status": {"lastScheduleTime": "2024-01-02T03:04:05Z", "active": [{"name": "tick-1"}, {"name": "tick-2"}]}});
         assert_eq!(
-            cronjob(&cj, &mut [], chrono::Utc::now()),
+            cronjob(&cj, Some(&mut []), chrono::Utc::now()),
             format!(
                 "Name:                          tick\nNamespace:                     default\nLabels:                        <none>\nAnnotations:                   <none>\n\
                  Schedule:                      */5 * * * *\nConcurrency Policy:            Allow\nSuspend:                       False\n\
