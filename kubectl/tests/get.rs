@@ -156,3 +156,80 @@ async fn api_resources_and_version() {
     assert!(out.ok().starts_with("Client Version: v1.33.0"));
     assert!(out.stdout.contains("\nServer Version: v1."), "{}", out.stdout);
 }
+
+const POLICY: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: scheduling.k8s.io/v1
+  kind: PriorityClass
+  metadata: {name: batch-low}
+  value: 100
+  preemptionPolicy: Never
+  description: for batch jobs
+- apiVersion: policy/v1
+  kind: PodDisruptionBudget
+  metadata: {name: web}
+  spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
+- apiVersion: policy/v1
+  kind: PodDisruptionBudget
+  metadata: {name: db}
+  spec: {maxUnavailable: "50%", selector: {matchLabels: {app: db}}}
+- apiVersion: v1
+  kind: LimitRange
+  metadata: {name: defaults}
+  spec: {limits: [{type: Container, default: {cpu: 500m}, defaultRequest: {cpu: 0.25}}]}
+"#;
+
+/// Kinds with their own upstream columns beyond the workloads: PriorityClass
+/// (PREEMPTIONPOLICY shown without -o wide, as the server's table is always
+/// wide), PodDisruptionBudget (N/A for the unset bound), LimitRange (the
+/// apiserver's default NAME / CREATED AT table), and their describers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_priorityclasses_and_disruption_budgets() {
+    let k = Kube::start().await;
+    let f = k.file("policy.yaml", POLICY);
+    let out = k.run(&["create", "-f", &f]).await;
+    assert_eq!(
+        out.ok(),
+        "priorityclass.scheduling.k8s.io/batch-low created\npoddisruptionbudget.policy/web created\npoddisruptionbudget.policy/db created\nlimitrange/defaults created\n"
+    );
+
+    let pc = "NAME                      VALUE        GLOBAL-DEFAULT   AGE   PREEMPTIONPOLICY\n\
+              batch-low                 100          false            AG    Never\n\
+              system-cluster-critical   2000000000   false            AG    PreemptLowerPriority\n\
+              system-node-critical      2000001000   false            AG    PreemptLowerPriority\n";
+    for args in [&["get", "priorityclasses"][..], &["get", "pc", "-o", "wide"]] {
+        let out = k.run(args).await;
+        assert_eq!(mask_ages(out.ok()), pc, "{args:?}");
+    }
+
+    let pdb = "NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\n\
+               db     N/A             50%               0                     AG\n\
+               web    1               N/A               0                     AG\n";
+    for args in [&["get", "pdb"][..], &["get", "poddisruptionbudgets.policy", "-o", "wide"]] {
+        let out = k.run(args).await;
+        assert_eq!(mask_ages(out.ok()), pdb, "{args:?}");
+    }
+    let out = k.run(&["get", "pdb", "web", "-A"]).await;
+    assert!(out.ok().starts_with("NAMESPACE   NAME   MIN AVAILABLE   MAX UNAVAILABLE   ALLOWED DISRUPTIONS   AGE\ndefault     web    1               N/A               0  "), "{}", out.stdout);
+
+    let out = k.run(&["get", "limits"]).await;
+    let created = k.run(&["get", "limitrange", "defaults", "-o", "jsonpath={.metadata.creationTimestamp}"]).await;
+    assert_eq!(out.ok(), format!("NAME       CREATED AT\ndefaults   {}\n", created.ok()));
+
+    assert_eq!(
+        k.run(&["describe", "pc", "batch-low"]).await.ok(),
+        "Name:              batch-low\nValue:             100\nGlobalDefault:     false\nPreemptionPolicy:  Never\nDescription:       for batch jobs\nAnnotations:       <none>\nEvents:            <none>\n"
+    );
+    assert_eq!(
+        k.run(&["describe", "pdb", "web"]).await.ok(),
+        "Name:           web\nNamespace:      default\nMin available:  1\nSelector:       app=web\nStatus:\n    Allowed disruptions:  0\n    Current:              0\n    Desired:              0\n    Total:                0\nEvents:                   <none>\n"
+    );
+    assert_eq!(
+        k.run(&["describe", "limits", "defaults"]).await.ok(),
+        "Name:       defaults\nNamespace:  default\nType        Resource  Min  Max  Default Request  Default Limit  Max Limit/Request Ratio\n\
+         ----        --------  ---  ---  ---------------  -------------  -----------------------\n\
+         Container   cpu       -    -    250m             500m           -\n"
+    );
+}
