@@ -2,7 +2,7 @@
 //! layout (tabwriter alignment, sections, hidden secret values, Events).
 
 mod common;
-use common::Kube;
+use common::{mask_ages, Kube};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_configmap_secret_namespace_service() {
@@ -128,4 +128,55 @@ async fn describe_node_with_pods_and_allocations() {
             assert_eq!(*g, e);
         }
     }
+}
+
+const QUOTA_AND_SLICE: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ResourceQuota
+  metadata: {name: compute}
+  spec: {hard: {pods: "10", limits.cpu: "4"}, scopes: [NotBestEffort]}
+- apiVersion: v1
+  kind: LimitRange
+  metadata: {name: defaults}
+  # The apiserver defaults defaultRequest to default, as upstream.
+  spec: {limits: [{type: Container, max: {memory: 1Gi}, default: {memory: 512Mi}}]}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: web-x1, labels: {kubernetes.io/service-name: web}}
+  addressType: IPv4
+  ports: [{name: http, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: [10.1.0.5], conditions: {ready: true}, nodeName: node-1}
+"#;
+
+/// ResourceQuota, LimitRange and EndpointSlice describers, and the quota and
+/// limit tables of `describe namespace`, on objects the apiserver stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_quota_limits_and_endpointslice() {
+    let k = Kube::start().await;
+    let f = k.file("q.yaml", QUOTA_AND_SLICE);
+    k.run(&["create", "-f", &f]).await.ok();
+    // No quota controller runs here, so status (and so every row) is empty, as upstream before the controller's first sync.
+    assert_eq!(
+        k.run(&["describe", "quota", "compute"]).await.ok(),
+        "Name:       compute\nNamespace:  default\nScopes:     NotBestEffort\n * Matches all pods that have at least one resource requirement set. These pods have a burstable or guaranteed quality of service.\nResource  Used  Hard\n--------  ----  ----\n"
+    );
+    assert_eq!(
+        k.run(&["describe", "ns", "default"]).await.ok(),
+        "Name:         default\nLabels:       kubernetes.io/metadata.name=default\nAnnotations:  <none>\nStatus:       Active\n\nResource Quotas\n  Name:    compute\n  Scopes:  NotBestEffort\n  \
+         * Matches all pods that have at least one resource requirement set. These pods have a burstable or guaranteed quality of service.\n  Resource  Used  Hard\n  --------  ---   ---\n\n\
+         Resource Limits\n Type       Resource  Min  Max  Default Request  Default Limit  Max Limit/Request Ratio\n \
+         ----       --------  ---  ---  ---------------  -------------  -----------------------\n \
+         Container  memory    -    1Gi  512Mi            512Mi          -\n"
+    );
+    let out = k.run(&["get", "endpointslices"]).await;
+    assert_eq!(mask_ages(out.ok()), "NAME     ADDRESSTYPE   PORTS   ENDPOINTS   AGE\nweb-x1   IPv4          8080    10.1.0.5    AG\n");
+    assert_eq!(
+        k.run(&["describe", "endpointslice", "web-x1"]).await.ok(),
+        "Name:         web-x1\nNamespace:    default\nLabels:       kubernetes.io/service-name=web\nAnnotations:  <none>\nAddressType:  IPv4\nPorts:\n  Name  Port  Protocol\n  ----  ----  --------\n  http  8080  TCP\n\
+         Endpoints:\n  - Addresses:  10.1.0.5\n    Conditions:\n      Ready:   true\n    Hostname:  <unset>\n    NodeName:  node-1\n    Zone:      <unset>\nEvents:        <none>\n"
+    );
 }
