@@ -114,12 +114,12 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             dry_run: pp.dry_run,
             field_manager: pp.field_manager.clone().unwrap_or_default(),
         };
-        decode(Some(self.client.grpc().create(req).await?.into_inner()))
+        decode(Some(self.client.throttled().await.create(req).await?.into_inner()))
     }
 
     pub async fn get(&self, name: &str) -> Result<K> {
         let req = GetRequest { target: Some(self.rref(name)), resource_version: String::new() };
-        decode(Some(self.client.grpc().get(req).await?.into_inner()))
+        decode(Some(self.client.throttled().await.get(req).await?.into_inner()))
     }
 
     /// `get` that maps NotFound to `None`.
@@ -132,7 +132,7 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
     }
 
     pub async fn list(&self, lp: &ListParams) -> Result<ObjectList<K>> {
-        let resp = self.client.grpc().list(list_request(self.rref(""), lp)).await?.into_inner();
+        let resp = self.client.throttled().await.list(list_request(self.rref(""), lp)).await?.into_inner();
         list_from(resp)
     }
 
@@ -146,7 +146,7 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             dry_run: false,
             field_manager: String::new(),
         };
-        decode(Some(self.client.grpc().update(req).await?.into_inner()))
+        decode(Some(self.client.throttled().await.update(req).await?.into_inner()))
     }
 
     /// Replaces the status subresource.
@@ -158,7 +158,7 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             dry_run: false,
             field_manager: String::new(),
         };
-        decode(Some(self.client.grpc().update_status(req).await?.into_inner()))
+        decode(Some(self.client.throttled().await.update_status(req).await?.into_inner()))
     }
 
     pub async fn patch(&self, name: &str, pp: &PostParams, patch: &Patch) -> Result<K> {
@@ -178,13 +178,13 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             field_manager: pp.field_manager.clone().unwrap_or_default(),
             force: false,
         };
-        decode(Some(self.client.grpc().patch(req).await?.into_inner()))
+        decode(Some(self.client.throttled().await.patch(req).await?.into_inner()))
     }
 
     /// Deletes `name`. Returns the object and whether it is gone already
     /// (false while finalizers or graceful termination hold it).
     pub async fn delete(&self, name: &str, dp: &DeleteParams) -> Result<(K, bool)> {
-        let resp = self.client.grpc().delete(delete_request(self.rref(name), dp)).await?.into_inner();
+        let resp = self.client.throttled().await.delete(delete_request(self.rref(name), dp)).await?.into_inner();
         Ok((decode(resp.object)?, resp.deleted))
     }
 
@@ -195,7 +195,7 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             field_selector: lp.field_selector.clone().unwrap_or_default(),
             options: Some(delete_request(self.rref(""), dp)),
         };
-        let resp = self.client.grpc().delete_collection(req).await?.into_inner();
+        let resp = self.client.throttled().await.delete_collection(req).await?.into_inner();
         list_from(resp.deleted.unwrap_or_default())
     }
 
@@ -233,7 +233,7 @@ impl<K: Serialize + DeserializeOwned + Send + 'static> Api<K> {
             allow_bookmarks: wp.allow_bookmarks,
             timeout_seconds: wp.timeout_seconds.unwrap_or(0),
         };
-        let stream = self.client.grpc().watch(req).await?.into_inner();
+        let stream = self.client.throttled().await.watch(req).await?.into_inner();
         Ok(stream.map(|ev| {
             let ev = ev?;
             let body = ev.object.map(|o| o.raw).unwrap_or_default();
@@ -266,7 +266,7 @@ impl Api<k8s_openapi::api::core::v1::Pod> {
             target: ObjectReference { kind: Some("Node".into()), name: Some(node.into()), api_version: Some("v1".into()), ..Default::default() },
         };
         let req = BindRequest { target: Some(self.rref_sub(name, "binding")), binding: Some(raw(&binding)?), dry_run: false };
-        self.client.grpc().bind(req).await?;
+        self.client.throttled().await.bind(req).await?;
         Ok(())
     }
 }

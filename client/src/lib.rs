@@ -3,6 +3,7 @@
 //! - [`Client`] and [`Api`]: typed calls to the apiserver over gRPC.
 //! - [`informer`] + [`store`]: list + watch into a local cache with indexes and event handlers.
 //! - [`workqueue`]: rate-limited, de-duplicating work queue for controllers.
+//! - [`controller`]: the controller runtime (informers → queue → N reconcile workers) and expectations.
 //! - [`leader_election`]: one active replica, elected on a `Lease`.
 //! - [`events`]: records `Event` objects about other objects.
 //! - [`backoff`]: jittered exponential backoff for retry loops.
@@ -61,6 +62,7 @@
 mod api;
 pub mod backoff;
 mod client;
+pub mod controller;
 pub mod dynamic;
 pub mod error;
 pub mod events;
