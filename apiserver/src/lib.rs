@@ -19,4 +19,3 @@ pub mod store;
 pub mod grpc;
 pub mod metrics;
 pub mod server;
-pub mod testing;

@@ -1,6 +1,6 @@
 //! The event recorder against a real apiserver.
 
-use apiserver::testing::TestCluster;
+use testing::TestCluster;
 use client::events::{EventRecorder, EventType};
 use client::{Api, ListParams, PostParams};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Node};

@@ -1,10 +1,10 @@
-//! Informers against a real etcd + apiserver (apiserver::testing).
+//! Informers against a real etcd + apiserver (testing).
 
 use std::time::Duration;
 
 mod common;
 
-use apiserver::testing::{Etcd, TestCluster};
+use testing::{Etcd, TestCluster};
 use common::{retry, KillableApiserver};
 use client::informer::{Informer, InformerConfig, InformerEvent};
 use client::{Api, DeleteParams, Patch, PostParams};

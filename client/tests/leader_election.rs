@@ -4,7 +4,7 @@ use std::time::Duration;
 
 mod common;
 
-use apiserver::testing::{Etcd, TestCluster};
+use testing::{Etcd, TestCluster};
 use common::KillableApiserver;
 use client::leader_election::{LeaderElectionConfig, LeaderElector, LeadershipEnd};
 use client::{Api, CancellationToken, Client, WatchEvent};

@@ -1,9 +1,9 @@
-//! The kubelet against a real apiserver and etcd (apiserver::testing), running real
+//! The kubelet against a real apiserver and etcd (testing), running real
 //! containers through its shims. Needs root.
 
 mod common;
 
-use apiserver::testing::TestCluster;
+use testing::TestCluster;
 use client::{Api, DeleteParams, PostParams};
 use common::node::TestNode;
 use common::*;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use apiserver::testing::{free_port, TestCluster};
+use testing::{free_port, TestCluster};
 use client::{Api, PostParams};
 use common::node::TestNode;
 use common::wait_event;

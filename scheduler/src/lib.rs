@@ -20,13 +20,15 @@ pub mod queue;
 pub mod resource;
 pub mod schedule_one;
 pub mod selector;
-pub mod testutil;
 pub mod binder;
 pub mod leader;
 pub mod metrics;
 pub mod preemption;
 pub mod scheduler;
 pub mod server;
+
+#[cfg(test)]
+mod testutil;
 
 pub use config::SchedulerConfig;
 pub use scheduler::Scheduler;

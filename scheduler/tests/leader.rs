@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apiserver::testing::TestCluster;
+use testing::TestCluster;
 use client::{Api, CancellationToken, PostParams};
 use common::{node, pod};
 use k8s_openapi::api::coordination::v1::Lease;

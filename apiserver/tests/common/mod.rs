@@ -5,7 +5,7 @@ use client::{Api, Client, PostParams};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use serde_json::json;
 
-pub use apiserver::testing::TestCluster;
+pub use testing::TestCluster;
 
 pub async fn cluster() -> TestCluster {
     TestCluster::start().await.expect("test cluster starts (is etcd installed?)")

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use apiserver::testing::Etcd;
+use testing::Etcd;
 
 pub struct KillableApiserver {
     runtime: Option<tokio::runtime::Runtime>,
@@ -18,7 +18,7 @@ pub struct KillableApiserver {
 impl KillableApiserver {
     /// Starts on a free loopback port against `etcd`.
     pub async fn start(etcd: &Etcd) -> anyhow::Result<Self> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", apiserver::testing::free_port()).parse()?;
+        let addr: SocketAddr = format!("127.0.0.1:{}", testing::free_port()).parse()?;
         let mut s = KillableApiserver { runtime: None, addr, etcd: etcd.endpoint.clone() };
         s.restart().await?;
         Ok(s)

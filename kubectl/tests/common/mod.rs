@@ -1,4 +1,4 @@
-//! A real apiserver on a real etcd (apiserver::testing::TestCluster), a
+//! A real apiserver on a real etcd (testing::TestCluster), a
 //! kubeconfig pointing at it, and the built kubectl binary.
 
 #![allow(dead_code)]
@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use apiserver::testing::TestCluster;
+use testing::TestCluster;
 use tokio::io::AsyncWriteExt;
 
 pub struct Kube {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apiserver::testing::TestCluster;
+use testing::TestCluster;
 use client::{Api, CancellationToken, ListParams, PostParams};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use scheduler::metrics::Metrics;

@@ -244,8 +244,8 @@ async fn main() -> anyhow::Result<()> {
         Some(d) => d,
         None => std::env::current_exe()?.parent().context("binary dir")?.to_path_buf(),
     };
-    let etcd = apiserver::testing::Etcd::start().await.context("starting etcd")?;
-    let port = apiserver::testing::free_port();
+    let etcd = testing::Etcd::start().await.context("starting etcd")?;
+    let port = testing::free_port();
     let addr = format!("127.0.0.1:{port}");
     let _api = Proc(
         Command::new(bin_dir.join("kube-apiserver"))

@@ -67,7 +67,7 @@ async fn delete_all(pods: &Api<Pod>, names: &[String]) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
-    let tc = apiserver::testing::TestCluster::start().await?;
+    let tc = testing::TestCluster::start().await?;
     let dir = tempfile::Builder::new().prefix("kubelet-bench-").tempdir()?;
     let node = "bench-node";
     let cgroot = format!("kubepods-bench-{:06x}", rand::random::<u32>() & 0xffffff);
@@ -129,7 +129,7 @@ fn shim_states(root: &std::path::Path) -> Vec<kubelet::runtime::shim_state::Shim
     out
 }
 
-async fn bench(tc: &apiserver::testing::TestCluster, node: &str, dir: &tempfile::TempDir, kubelet_pid: i32) -> anyhow::Result<()> {
+async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, kubelet_pid: i32) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(tc.client.clone());
     let start = Instant::now();

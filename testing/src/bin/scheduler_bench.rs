@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let (_cluster, client) = match &flags.server {
         Some(s) => (None, Client::connect(s).await?),
         None => {
-            let c = apiserver::testing::TestCluster::start().await.context("starting etcd + apiserver")?;
+            let c = testing::TestCluster::start().await.context("starting etcd + apiserver")?;
             let client = c.client.clone();
             eprintln!("etcd at {}, apiserver at {}", c.etcd.endpoint, c.addr);
             (Some(c), client)
