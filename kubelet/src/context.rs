@@ -22,4 +22,9 @@ pub struct Kubelet {
     pub metrics: Arc<Metrics>,
     /// Events as "kubelet" on this node.
     pub events: Events,
+    /// ConfigMaps and Secrets the pods refer to.
+    pub objects: crate::objects::Objects,
+    /// The node's allocatable resources (limits the downward API reports for
+    /// containers without one).
+    pub allocatable: std::collections::BTreeMap<String, String>,
 }

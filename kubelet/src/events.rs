@@ -16,6 +16,8 @@ pub const CREATED: &str = "Created";
 pub const STARTED: &str = "Started";
 pub const KILLING: &str = "Killing";
 pub const SANDBOX_CHANGED: &str = "SandboxChanged";
+pub const INVALID_ENV_NAMES: &str = "InvalidEnvironmentVariableNames";
+pub const FAILED_MOUNT: &str = "FailedMount";
 
 /// A reference to one container of `pod` (init containers have their own path).
 pub fn container_ref(pod: &Pod, container: &str) -> ObjectReference {
@@ -113,6 +115,14 @@ impl Events {
     pub fn back_off_restart(&self, pod: &Pod, c: &str) {
         let msg = format!("Back-off restarting failed container {c} in pod {}", format_pod(pod));
         self.container(pod, c, EventType::Warning, BACK_OFF, msg);
+    }
+    /// envFrom keys that are not variable names (the message is env::make's).
+    pub fn invalid_env_names(&self, pod: &Pod, msg: &str) {
+        self.0.publish(pod, EventType::Warning, INVALID_ENV_NAMES, msg);
+    }
+    /// A volume could not be set up: `MountVolume.SetUp failed for volume "v" : <err>`.
+    pub fn failed_mount(&self, pod: &Pod, msg: &str) {
+        self.0.publish(pod, EventType::Warning, FAILED_MOUNT, msg);
     }
     pub fn sandbox_changed(&self, pod: &Pod) {
         self.0.publish(pod, EventType::Normal, SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.");

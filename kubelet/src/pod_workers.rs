@@ -87,6 +87,8 @@ struct WorkerState {
     prepared: bool,
     /// The pod's pause process (None: host namespaces only).
     sandbox: Option<SandboxState>,
+    /// The last FailedMount message and when it was recorded.
+    mount_error: Option<(String, Instant)>,
 }
 
 enum Flow {
@@ -126,6 +128,7 @@ async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Updat
             }
         }
     }
+    kl.objects.forget(&uid);
     if w.counted_running {
         kl.metrics.running_pods.fetch_sub(1, Ordering::Relaxed);
     }
@@ -159,6 +162,7 @@ fn pod_context(kl: &Kubelet, pod: &Pod, qos: Qos) -> PodContext {
         host_ipc: spec.host_ipc.unwrap_or(false),
         host_pid: spec.host_pid.unwrap_or(false),
         share_pid: spec.share_process_namespace.unwrap_or(false),
+        mount_ns: crate::volumes::needs_mount_ns(pod),
         cgroup: crate::cgroups::pod_cgroup(&kl.cgroup_root, qos, &uid),
     }
 }
@@ -194,6 +198,12 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded") | Some("Failed")
     );
+    if terminal {
+        kl.objects.forget(&ctx.uid);
+    } else {
+        // Watch the ConfigMaps and Secrets it uses; a change wakes this worker.
+        kl.objects.track(pod, notify);
+    }
     let mut wake: Option<Instant> = None;
     let mut note = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
 
@@ -229,11 +239,45 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         }
     }
 
+    // Volumes: set up (and refreshed) on every sync; containers wait for them.
+    let volumes = if terminal {
+        Ok(HashMap::new())
+    } else {
+        let ips = pod_ips(kl, &ctx);
+        crate::volumes::setup(kl, pod, &kl.runtime.pod_dir(&ctx.uid), &ips, w.sandbox.as_ref()).await
+    };
+    let volumes = match volumes {
+        Ok(v) => {
+            w.mount_error = None;
+            Some(v)
+        }
+        Err(msg) => {
+            // As upstream: a FailedMount event, retried; not one per sync.
+            let again = w.mount_error.as_ref().is_none_or(|(m, at)| *m != msg || at.elapsed() > Duration::from_secs(60));
+            if again {
+                tracing::warn!(pod = %ctx.name, error = %msg, "volume setup failed");
+                kl.events.failed_mount(pod, &msg);
+                w.mount_error = Some((msg.clone(), Instant::now()));
+            }
+            for c in spec.init_containers.iter().flatten().chain(spec.containers.iter()) {
+                if !kl.runtime.attempts(&ctx.uid, &c.name).last().is_some_and(|a| a.running()) {
+                    w.waiting.insert(c.name.clone(), Waiting { reason: "ContainerCreating".into(), message: msg.clone() });
+                }
+            }
+            note(Instant::now() + Duration::from_secs(5));
+            None
+        }
+    };
+
     // Init containers, in order, each to successful completion.
     let mut init_done = true;
     let mut init_failed = false;
     if !terminal {
         for c in spec.init_containers.iter().flatten() {
+            let Some(volumes) = &volumes else {
+                init_done = false;
+                break;
+            };
             let attempts = kl.runtime.attempts(&ctx.uid, &c.name);
             match attempts.last() {
                 Some(a) if a.running() => {
@@ -249,7 +293,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                 latest => {
                     init_done = false;
                     match may_start(kl, &ctx, &c.name, latest) {
-                        Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
+                        Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify, volumes).await,
                         Err(until) => {
                             note(until);
                             crashloop(kl, w, pod, &ctx, &c.name);
@@ -261,7 +305,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         }
     }
 
-    if init_done && !init_failed && !terminal {
+    if let (true, false, false, Some(volumes)) = (init_done, init_failed, terminal, &volumes) {
         for c in &spec.containers {
             let attempts = kl.runtime.attempts(&ctx.uid, &c.name);
             match attempts.last() {
@@ -273,7 +317,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                     w.waiting.remove(&c.name);
                 }
                 latest => match may_start(kl, &ctx, &c.name, latest) {
-                    Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify).await,
+                    Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify, volumes).await,
                     Err(until) => {
                         note(until);
                         crashloop(kl, w, pod, &ctx, &c.name);
@@ -558,7 +602,17 @@ async fn ensure_image(kl: &Kubelet, pod: &Pod, c: &Container, w: &mut WorkerStat
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Container, attempt: u32, w: &mut WorkerState, notify: &Arc<Notify>) {
+async fn start(
+    kl: &Kubelet,
+    pod: &Pod,
+    ctx: &PodContext,
+    qos: Qos,
+    c: &Container,
+    attempt: u32,
+    w: &mut WorkerState,
+    notify: &Arc<Notify>,
+    volumes: &HashMap<String, crate::volumes::Volume>,
+) {
     let img = match ensure_image(kl, pod, c, w, ctx).await {
         Ok(i) => i,
         Err(waiting) => {
@@ -577,8 +631,26 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
     let uid = sc.and_then(|s| s.run_as_user).or(psc.and_then(|s| s.run_as_user)).map(|u| u as u32).or(img_uid).unwrap_or(0);
     let gid = sc.and_then(|s| s.run_as_group).or(psc.and_then(|s| s.run_as_group)).map(|g| g as u32).or(img_gid).unwrap_or(0);
     let req_cpu = qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu).unwrap_or(0);
-    // No service variables yet: they come with Services (enableServiceLinks).
-    let spec_env = crate::process::spec_env(c, &HashMap::new());
+    let spec_env = match container_env(kl, pod, ctx, c).await {
+        Ok(v) => v,
+        Err(message) => {
+            // Upstream's ErrCreateContainerConfig: retried, and the object's
+            // informer wakes the worker as soon as it appears.
+            kl.events.failed(pod, &c.name, &message);
+            w.waiting.insert(c.name.clone(), Waiting { reason: "CreateContainerConfigError".into(), message });
+            notify_later(notify, Duration::from_secs(5));
+            return;
+        }
+    };
+    let mounts = match crate::volumes::mounts(c, volumes, &spec_env) {
+        Ok(m) => m,
+        Err(message) => {
+            kl.events.failed(pod, &c.name, &message);
+            w.waiting.insert(c.name.clone(), Waiting { reason: "CreateContainerConfigError".into(), message });
+            notify_later(notify, Duration::from_secs(5));
+            return;
+        }
+    };
     let run = ContainerRun {
         name: c.name.clone(),
         attempt,
@@ -597,6 +669,7 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
         },
         oom_score_adj: qos::oom_score_adj(qos, c, kl.memory_capacity, kl.oom_floor),
         image: img,
+        mounts,
     };
     match kl.runtime.start_container(ctx, w.sandbox.as_ref(), &run).await {
         Ok(state) => {
@@ -615,6 +688,27 @@ async fn start(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos, c: &Containe
             notify_later(notify, Duration::from_secs(1));
         }
     }
+}
+
+/// The pod's IPs as the downward API reports them (no pod network yet: a pod
+/// outside the host network has none).
+pub fn pod_ips(kl: &Kubelet, ctx: &PodContext) -> crate::downward::PodIps {
+    let host = vec![kl.host_ip.clone()];
+    crate::downward::PodIps { pod_ips: if ctx.host_network { host.clone() } else { vec![] }, host_ips: host }
+}
+
+/// The container's spec variables (env::make), recording skipped envFrom keys.
+async fn container_env(kl: &Kubelet, pod: &Pod, ctx: &PodContext, c: &Container) -> Result<Vec<(String, String)>, String> {
+    let fetched = crate::env::fetch(&kl.objects, &ctx.namespace, c).await;
+    let ips = pod_ips(kl, ctx);
+    // No service variables yet: they come with Services (enableServiceLinks).
+    let service_env = HashMap::new();
+    let input = crate::env::EnvInput { pod, ips: &ips, allocatable: &kl.allocatable, fetched: &fetched, service_env: &service_env };
+    let r = crate::env::make(c, &input)?;
+    for msg in &r.invalid {
+        kl.events.invalid_env_names(pod, msg);
+    }
+    Ok(r.vars)
 }
 
 fn notify_later(notify: &Arc<Notify>, d: Duration) {

@@ -1,34 +1,12 @@
 //! What a container runs: its argv from command/args and the image's
-//! entrypoint/cmd, and its environment, with `$(VAR)` references expanded as the
-//! upstream kubelet does (makeEnvironmentVariables, ExpandContainerCommandAndArgs).
+//! entrypoint/cmd (`$(VAR)` expanded as upstream's ExpandContainerCommandAndArgs),
+//! and its environment: the image's, HOSTNAME, then the spec's variables as
+//! `env::make` resolves them.
 
 use crate::expansion::{expand, mapping_for};
 use crate::images::store::ImageConfig;
 use k8s_openapi::api::core::v1::Container;
 use std::collections::HashMap;
-
-/// The variables the pod spec defines for a container, in declaration order.
-/// A value may refer to variables declared before it and to service variables
-/// (`$(NAME)`); sources other than plain values come with the volumes issue.
-pub fn spec_env(c: &Container, service_env: &HashMap<String, String>) -> Vec<(String, String)> {
-    let mut defined: HashMap<String, String> = HashMap::new();
-    let mut out = Vec::new();
-    for e in c.env.iter().flatten() {
-        let raw = e.value.as_deref().unwrap_or("");
-        if raw.is_empty() && e.value_from.is_some() {
-            continue;
-        }
-        let value = if raw.is_empty() {
-            String::new()
-        } else {
-            let ctx = [&defined, service_env];
-            expand(raw, mapping_for(&ctx))
-        };
-        defined.insert(e.name.clone(), value.clone());
-        out.push((e.name.clone(), value));
-    }
-    out
-}
 
 /// The process args: the container's command and args, `$(VAR)`-expanded against
 /// its spec variables, combined with the image's entrypoint/cmd as Kubernetes does.
@@ -85,30 +63,6 @@ mod tests {
             cmd: vec!["default".into()],
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn env_values_refer_to_earlier_variables_and_services() {
-        let c = container(serde_json::json!({
-            "name": "c",
-            "env": [
-                {"name": "LATER_REF", "value": "[$(B)]"},
-                {"name": "A", "value": "a"},
-                {"name": "B", "value": "$(A)-b"},
-                {"name": "C", "value": "$(B)/$(SVC_HOST)/$(NOPE)/$$(A)"},
-                {"name": "B", "value": "again-$(B)"},
-                {"name": "FROM", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "EMPTY"},
-            ]
-        }));
-        let svc: HashMap<String, String> = [("SVC_HOST".to_string(), "10.0.0.1".to_string())].into();
-        let env = spec_env(&c, &svc);
-        let get = |k: &str| env.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("LATER_REF"), Some("[$(B)]"), "only variables defined earlier count");
-        assert_eq!(get("B"), Some("again-a-b"));
-        assert_eq!(get("C"), Some("a-b/10.0.0.1/$(NOPE)/$(A)"));
-        assert_eq!(get("EMPTY"), Some(""));
-        assert_eq!(get("FROM"), None);
     }
 
     #[test]

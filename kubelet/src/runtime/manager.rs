@@ -60,6 +60,8 @@ pub struct PodContext {
     pub host_pid: bool,
     /// shareProcessNamespace: the containers share the pause's PID namespace.
     pub share_pid: bool,
+    /// The pod has tmpfs volumes: its sandbox holds a mount namespace for them.
+    pub mount_ns: bool,
     pub cgroup: String,
 }
 
@@ -86,6 +88,8 @@ pub struct ContainerRun {
     pub gid: u32,
     pub resources: Resources,
     pub oom_score_adj: i32,
+    /// The volume mounts (volumes::mounts).
+    pub mounts: Vec<Mount>,
 }
 
 fn cstr(p: &Path) -> CString {
@@ -156,6 +160,9 @@ impl Runtime {
         }
         if p.share_pid && !p.host_pid {
             kinds.push("pid");
+        }
+        if p.mount_ns {
+            kinds.push("mnt");
         }
         if kinds.is_empty() {
             return Ok(Sandbox { state: None, replaced: false });
@@ -256,10 +263,14 @@ impl Runtime {
             cgroups_path: format!("{}/{}", p.cgroup, container_id(&p.uid, &c.name, c.attempt)),
             resources: c.resources.clone(),
             oom_score_adj: c.oom_score_adj,
-            mounts: vec![
-                Mount { source: pod_dir.join("etc/hosts"), destination: "/etc/hosts".into(), read_only: false },
-                Mount { source: pod_dir.join("etc/hostname"), destination: "/etc/hostname".into(), read_only: false },
-            ],
+            mounts: [
+                Mount { source: pod_dir.join("etc/hosts"), destination: "/etc/hosts".into(), read_only: false, propagation: "rprivate".into() },
+                Mount { source: pod_dir.join("etc/hostname"), destination: "/etc/hostname".into(), read_only: false, propagation: "rprivate".into() },
+            ]
+            .into_iter()
+            .chain(c.mounts.iter().cloned())
+            .collect(),
+            pod_mount_ns: sandbox.and_then(|s| s.ns_path("mnt")),
         };
         std::fs::write(dir.join("config.json"), spec::build(&cfg).to_string())?;
         let log = self.log_path(p, &c.name, c.attempt);

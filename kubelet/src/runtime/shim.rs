@@ -30,6 +30,9 @@ const USAGE: &str = "usage:
   kubelet-shim sandbox <state-file> <libcontainer-root> <hostname> <net|ipc|uts|pid>...
       start the pod's pause process in the named new namespaces (lo up, hostname set);
       write <state-file> and print `ok <pid>` or `err <msg>`
+  kubelet-shim tmpfs <pause-pid> <dir> <size-bytes>
+      mount a tmpfs (mode 1777, size 0 = kernel default) at <dir> in the pause's
+      mount namespace; print `ok` or `err <msg>`
   (the long-lived half of `start` is kubelet-monitor, embedded in this binary)";
 
 /// Entry point of the `kubelet-shim` binary.
@@ -37,6 +40,16 @@ pub fn main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("start") if args.len() == 7 => start(&args[2..]),
+        Some("tmpfs") if args.len() == 5 => match tmpfs(&args[2], &args[3], &args[4]) {
+            Ok(()) => {
+                println!("ok");
+                0
+            }
+            Err(e) => {
+                println!("err {e}");
+                1
+            }
+        },
         Some("sandbox") if args.len() >= 5 => match super::shim_sandbox::run(&args[2..]) {
             Ok(s) => {
                 println!("ok {}", s.pid);
@@ -221,6 +234,33 @@ pub(super) fn install_monitor(lc_root: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Enter the mount namespace at `ns` (single-threaded callers only).
+fn enter_mount_ns(ns: &Path) -> std::io::Result<()> {
+    let f = std::fs::File::open(ns)?;
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// `tmpfs <pause-pid> <dir> <size>`: a tmpfs volume in the pod's mount namespace.
+fn tmpfs(pid: &str, dir: &str, size: &str) -> Result<(), String> {
+    let size: u64 = size.parse().map_err(|_| format!("bad size {size:?}"))?;
+    enter_mount_ns(Path::new(&format!("/proc/{pid}/ns/mnt"))).map_err(|e| format!("entering the pod's mount namespace: {e}"))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {dir}: {e}"))?;
+    let mut opts = "mode=1777".to_string();
+    if size > 0 {
+        opts.push_str(&format!(",size={size}"));
+    }
+    let target = CString::new(dir).map_err(|e| e.to_string())?;
+    let opts = CString::new(opts).map_err(|e| e.to_string())?;
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    if unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), flags, opts.as_ptr().cast()) } != 0 {
+        return Err(format!("mount tmpfs on {dir}: {}", errno()));
+    }
+    Ok(())
+}
+
 /// What the shim needs from the bundle's config.json.
 struct Bundle {
     /// linux.cgroupsPath (the monitor removes it in every hierarchy).
@@ -228,6 +268,8 @@ struct Bundle {
     root: PathBuf,
     /// Options of the overlay to mount at `root` (see `spec::ROOTFS_OVERLAY`).
     overlay: Option<String>,
+    /// The pod's mount namespace to start from (see `spec::POD_MOUNT_NS`).
+    pod_mount_ns: Option<PathBuf>,
 }
 
 fn read_bundle(bundle: &Path) -> std::io::Result<Bundle> {
@@ -240,6 +282,7 @@ fn read_bundle(bundle: &Path) -> std::io::Result<Bundle> {
         cgroups_path: cgroups_path.to_string(),
         root: bundle.join(root),
         overlay: spec["annotations"][super::spec::ROOTFS_OVERLAY].as_str().map(str::to_string),
+        pod_mount_ns: spec["annotations"][super::spec::POD_MOUNT_NS].as_str().map(PathBuf::from),
     })
 }
 
@@ -248,6 +291,10 @@ fn read_bundle(bundle: &Path) -> std::io::Result<Bundle> {
 /// mount table (whose size every mountinfo read pays for), and it goes away with
 /// the last process of the container's monitor.
 fn private_rootfs(b: &Bundle) -> std::io::Result<()> {
+    // Start from the pod's mount namespace (its tmpfs volumes), then copy it.
+    if let Some(ns) = &b.pod_mount_ns {
+        enter_mount_ns(ns).map_err(|e| std::io::Error::other(format!("entering the pod's mount namespace {}: {e}", ns.display())))?;
+    }
     unsafe {
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
             return Err(errno());

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-pub const KINDS: &[&str] = &["net", "ipc", "uts", "pid"];
+pub const KINDS: &[&str] = &["net", "ipc", "uts", "pid", "mnt"];
 
 fn clone_flag(kind: &str) -> Option<libc::c_int> {
     Some(match kind {
@@ -23,6 +23,7 @@ fn clone_flag(kind: &str) -> Option<libc::c_int> {
         "ipc" => libc::CLONE_NEWIPC,
         "uts" => libc::CLONE_NEWUTS,
         "pid" => libc::CLONE_NEWPID,
+        "mnt" => libc::CLONE_NEWNS,
         _ => return None,
     })
 }
@@ -88,6 +89,13 @@ fn pause_child(flags: libc::c_int, kinds: &[&str], hostname: &str, exe: &std::ff
                 unsafe { libc::_exit(0) };
             }
         }
+    }
+    // The pod's mount namespace (tmpfs volumes): receives the host's mounts,
+    // sends none back.
+    if kinds.contains(&"mnt")
+        && unsafe { libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null()) } != 0
+    {
+        return Err(format!("making / a slave mount: {}", errno()));
     }
     if kinds.contains(&"uts") && unsafe { libc::sethostname(hostname.as_ptr().cast(), hostname.len()) } != 0 {
         return Err(format!("sethostname: {}", errno()));

@@ -20,6 +20,10 @@ pub enum Ns {
 /// container's rootfs, inside its own mount namespace (never the host's).
 pub const ROOTFS_OVERLAY: &str = "ferrokube.io/rootfs-overlay";
 
+/// Annotation naming the pod's mount namespace (`/proc/<pause>/ns/mnt`, which
+/// holds its tmpfs volumes): kubelet-shim starts from a copy of it.
+pub const POD_MOUNT_NS: &str = "ferrokube.io/pod-mount-ns";
+
 /// cgroup limits derived from the container's resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
@@ -34,6 +38,8 @@ pub struct Mount {
     pub source: PathBuf,
     pub destination: String,
     pub read_only: bool,
+    /// rprivate (mountPropagation None) or rslave (HostToContainer).
+    pub propagation: String,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +62,8 @@ pub struct ContainerConfig {
     pub resources: Resources,
     pub oom_score_adj: i32,
     pub mounts: Vec<Mount>,
+    /// See POD_MOUNT_NS.
+    pub pod_mount_ns: Option<PathBuf>,
 }
 
 /// Docker's default capability set (what Kubernetes containers get by default).
@@ -106,7 +114,7 @@ pub fn build(c: &ContainerConfig) -> Value {
         mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}));
     }
     for m in &c.mounts {
-        let mut opts = vec!["rbind", "rprivate"];
+        let mut opts = vec!["rbind", m.propagation.as_str()];
         if m.read_only {
             opts.push("ro");
         }
@@ -141,6 +149,9 @@ pub fn build(c: &ContainerConfig) -> Value {
     let mut annotations = serde_json::Map::new();
     if let Some(o) = &c.rootfs_overlay {
         annotations.insert(ROOTFS_OVERLAY.into(), json!(o));
+    }
+    if let Some(ns) = &c.pod_mount_ns {
+        annotations.insert(POD_MOUNT_NS.into(), json!(ns));
     }
     json!({
         "ociVersion": "1.0.2",
@@ -191,6 +202,7 @@ mod tests {
             resources: Resources { cpu_shares: Some(102), cpu_quota: Some(50_000), cpu_period: None, memory_limit: Some(1 << 20) },
             oom_score_adj: 1000,
             mounts: vec![],
+            pod_mount_ns: None,
         }
     }
 
