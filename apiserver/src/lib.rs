@@ -12,7 +12,6 @@
 pub mod registry;
 pub mod storage;
 pub mod watch_cache;
-pub mod selectors;
 pub mod rawjson;
 pub mod admission;
 pub mod store;

@@ -30,23 +30,11 @@ struct Args {
     #[arg(long, default_value = "30000-32767")]
     service_node_port_range: String,
     /// How often to compact etcd history older than one interval (e.g. 5m, 30s; 0 disables).
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = api::duration::parse)]
     etcd_compaction_interval: Duration,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: String,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    Ok(match unit {
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "ms" => Duration::from_millis(n),
-        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s, m or h)")),
-    })
 }
 
 #[tokio::main]

@@ -20,7 +20,7 @@ use crate::store::Store;
 use crate::watch_cache::WatchCache;
 
 /// The Kubernetes version whose API this server serves.
-pub const VERSION: &str = "v1.33.0-ferrokube";
+pub const VERSION: &str = api::version::GIT_VERSION;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -98,7 +98,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(move || readyz(ready_store.clone())))
         .route("/metrics", get(move || { let m = m.clone(); async move { m.render() } }))
-        .route("/version", get(|| async { format!("{{\"gitVersion\":{VERSION:?},\"major\":\"1\",\"minor\":\"33\"}}") }));
+        .route("/version", get(|| async { serde_json::to_string(&api::version::get()).unwrap_or_default() }));
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
         // TCP_NODELAY on accepted connections: without it small replies wait
@@ -144,7 +144,7 @@ async fn bootstrap(store: &Store, addr: SocketAddr) {
         };
         match store.create(&t, &serde_json::to_vec(&v).expect("serializes"), false).await {
             Ok(_) => tracing::info!(resource = %r.resource, ns = %r.namespace, "bootstrap object created"),
-            Err(e) if e.0.reason == "AlreadyExists" => {}
+            Err(e) if e.reason() == api::Reason::AlreadyExists => {}
             Err(e) => tracing::warn!(resource = %r.resource, error = %e, "bootstrap object not created"),
         }
     };

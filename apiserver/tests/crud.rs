@@ -72,7 +72,7 @@ async fn generate_name_and_labels_list() {
     assert_eq!(names(api.list(&ListParams::default().labels("tier,tier!=front")).await.unwrap()), ["b"]);
     assert_eq!(names(api.list(&ListParams::default().fields("metadata.name=b")).await.unwrap()), ["b"]);
     let e = api.list(&ListParams::default().fields("spec.bogus=1")).await.unwrap_err();
-    assert_eq!(e.reason(), Some("BadRequest"));
+    assert_eq!(e.reason(), Some(client::Reason::BadRequest));
 }
 
 #[tokio::test]
@@ -145,13 +145,13 @@ async fn terminating_namespace_refuses_new_content() {
     assert_eq!(n.status.unwrap().phase.as_deref(), Some("Terminating"));
     let api = Api::<ConfigMap>::namespaced(c.client.clone(), "doomed");
     let e = api.create(&PostParams::default(), &cm("x")).await.unwrap_err();
-    assert_eq!(e.reason(), Some("Forbidden"));
+    assert_eq!(e.reason(), Some(client::Reason::Forbidden));
     assert_eq!(
         e.to_string(),
         r#"configmaps "x" is forbidden: unable to create new content in namespace doomed because it is being terminated"#
     );
     let e = ns.delete("kube-system", &DeleteParams::default()).await.unwrap_err();
-    assert_eq!(e.reason(), Some("Forbidden"));
+    assert_eq!(e.reason(), Some(client::Reason::Forbidden));
 }
 
 #[tokio::test]

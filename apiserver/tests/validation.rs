@@ -126,5 +126,5 @@ async fn metadata_owned_by_the_server_is_kept_on_update() {
         ..Default::default()
     };
     let e = client::Error::from(c.client.grpc().update(req).await.unwrap_err());
-    assert_eq!(e.reason(), Some("BadRequest"));
+    assert_eq!(e.reason(), Some(client::Reason::BadRequest));
 }

@@ -1,5 +1,6 @@
 //! Errors, and the mapping between upstream `Status` reasons and gRPC codes.
 
+pub use ::api::status::Reason;
 use proto::v1::{Status, StatusCause, StatusDetails};
 use tonic::Code;
 
@@ -24,28 +25,28 @@ pub enum Error {
 }
 
 impl Error {
-    /// The upstream reason ("NotFound", "Conflict", ...) if the server gave one.
-    pub fn reason(&self) -> Option<&str> {
+    /// The upstream reason the server gave, if it gave a Status.
+    pub fn reason(&self) -> Option<Reason> {
         match self {
-            Error::Api(e) => Some(&e.0.reason),
+            Error::Api(e) => Some(e.reason()),
             _ => None,
         }
     }
     pub fn is_not_found(&self) -> bool {
-        self.reason() == Some("NotFound")
+        self.reason() == Some(Reason::NotFound)
     }
     pub fn is_already_exists(&self) -> bool {
-        self.reason() == Some("AlreadyExists")
+        self.reason() == Some(Reason::AlreadyExists)
     }
     pub fn is_conflict(&self) -> bool {
-        self.reason() == Some("Conflict")
+        self.reason() == Some(Reason::Conflict)
     }
     /// The resourceVersion asked for is compacted or too old: relist.
     pub fn is_expired(&self) -> bool {
-        matches!(self.reason(), Some("Expired") | Some("Gone"))
+        self.reason().is_some_and(Reason::is_expired)
     }
     pub fn is_invalid(&self) -> bool {
-        self.reason() == Some("Invalid")
+        self.reason() == Some(Reason::Invalid)
     }
 }
 
@@ -54,8 +55,17 @@ impl Error {
 pub struct ApiError(pub Status);
 
 impl ApiError {
-    pub fn new(code: i32, reason: &str, message: impl Into<String>) -> Self {
-        ApiError(Status { code, reason: reason.into(), message: message.into(), details: None })
+    /// A Status with the reason's upstream HTTP code.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        ApiError::with_code(reason.code(), reason, message)
+    }
+    /// A Status whose code is not the reason's usual one.
+    pub fn with_code(code: i32, reason: Reason, message: impl Into<String>) -> Self {
+        ApiError(Status { code, reason: reason.as_str().into(), message: message.into(), details: None })
+    }
+    /// The Status reason as an enum (Unknown for one this build does not know).
+    pub fn reason(&self) -> Reason {
+        Reason::parse(&self.0.reason)
     }
     pub fn with_details(mut self, details: StatusDetails) -> Self {
         self.0.details = Some(details);
@@ -138,28 +148,27 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 /// The gRPC code for an upstream reason.
-pub fn grpc_code(reason: &str) -> Code {
+pub fn grpc_code(reason: Reason) -> Code {
     match reason {
-        "NotFound" => Code::NotFound,
-        "AlreadyExists" => Code::AlreadyExists,
-        "Conflict" => Code::Aborted,
-        "Invalid" | "BadRequest" => Code::InvalidArgument,
-        "Expired" | "Gone" => Code::OutOfRange,
-        "RequestEntityTooLarge" | "TooLarge" => Code::ResourceExhausted,
-        "MethodNotAllowed" | "NotAcceptable" | "UnsupportedMediaType" => Code::Unimplemented,
-        "Forbidden" => Code::PermissionDenied,
-        "Unauthorized" => Code::Unauthenticated,
-        "Timeout" => Code::DeadlineExceeded,
-        "ServiceUnavailable" => Code::Unavailable,
-        "TooManyRequests" => Code::ResourceExhausted,
-        _ => Code::Internal,
+        Reason::NotFound => Code::NotFound,
+        Reason::AlreadyExists => Code::AlreadyExists,
+        Reason::Conflict => Code::Aborted,
+        Reason::Invalid | Reason::BadRequest => Code::InvalidArgument,
+        Reason::Expired | Reason::Gone => Code::OutOfRange,
+        Reason::TooLarge | Reason::TooManyRequests => Code::ResourceExhausted,
+        Reason::MethodNotAllowed | Reason::NotAcceptable | Reason::UnsupportedMediaType => Code::Unimplemented,
+        Reason::Forbidden => Code::PermissionDenied,
+        Reason::Unauthorized => Code::Unauthenticated,
+        Reason::Timeout | Reason::ServerTimeout => Code::DeadlineExceeded,
+        Reason::ServiceUnavailable => Code::Unavailable,
+        Reason::Unknown | Reason::InternalError | Reason::StoreReadError => Code::Internal,
     }
 }
 
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
         use prost::Message;
-        let mut st = tonic::Status::new(grpc_code(&e.0.reason), e.0.message.clone());
+        let mut st = tonic::Status::new(grpc_code(e.reason()), e.0.message.clone());
         let bytes = e.0.encode_to_vec();
         st.metadata_mut()
             .insert_bin(proto::STATUS_DETAILS_KEY, tonic::metadata::MetadataValue::from_bytes(&bytes));
@@ -193,7 +202,7 @@ mod tests {
 
     #[test]
     fn status_roundtrips_through_grpc() {
-        let e = ApiError::new(404, "NotFound", "pods \"x\" not found")
+        let e = ApiError::new(Reason::NotFound, "pods \"x\" not found")
             .with_details(StatusDetails { name: "x".into(), kind: "pods".into(), ..Default::default() });
         let st: tonic::Status = e.clone().into();
         assert_eq!(st.code(), Code::NotFound);
@@ -207,7 +216,7 @@ mod tests {
 
     #[test]
     fn status_json_roundtrip() {
-        let e = ApiError::new(422, "Invalid", "bad").with_details(StatusDetails {
+        let e = ApiError::new(Reason::Invalid, "bad").with_details(StatusDetails {
             name: "p".into(),
             kind: "Pod".into(),
             causes: vec![StatusCause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec.containers".into() }],

@@ -399,7 +399,7 @@ mod tests {
         assert_eq!(store.get("default", "b").unwrap().metadata.resource_version.as_deref(), Some("4"));
         assert_eq!(store.get_by_key("default/b").unwrap().metadata.name.as_deref(), Some("b"));
 
-        let end = apply(&store, WatchEvent::Error(ApiError::new(410, "Expired", "too old")), &mut rv);
+        let end = apply(&store, WatchEvent::Error(ApiError::new(crate::Reason::Expired, "too old")), &mut rv);
         assert!(matches!(end, Some(Err(e)) if e.is_expired()));
     }
 

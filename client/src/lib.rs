@@ -73,9 +73,9 @@ pub mod resource;
 pub mod store;
 pub mod workqueue;
 
-pub use api::{Api, ObjectList, WatchEvent};
+pub use self::api::{Api, ObjectList, WatchEvent};
 pub use client::Client;
-pub use error::{ApiError, Error, Result};
+pub use error::{ApiError, Error, Reason, Result};
 pub use params::{DeleteParams, ListParams, Patch, PostParams, WatchParams};
 pub use resource::{ApiResourceRef, Resource};
 

@@ -1,38 +1,9 @@
 //! What the client needs to know about a kind to address it.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use proto::v1::ResourceRef;
 
-/// A typed Kubernetes object: every k8s-openapi type with ObjectMeta.
-pub trait Resource:
-    k8s_openapi::Resource
-    + k8s_openapi::Metadata<Ty = ObjectMeta>
-    + serde::Serialize
-    + serde::de::DeserializeOwned
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
-    /// Whether objects of this kind live in a namespace.
-    fn namespaced() -> bool;
-}
-
-impl<K> Resource for K
-where
-    K: k8s_openapi::Resource
-        + k8s_openapi::Metadata<Ty = ObjectMeta>
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-{
-    fn namespaced() -> bool {
-        std::any::TypeId::of::<K::Scope>() == std::any::TypeId::of::<k8s_openapi::NamespaceResourceScope>()
-    }
-}
+/// The typed-object trait lives in `api`; re-exported so `client::Resource` keeps working.
+pub use ::api::Resource;
 
 /// Group, version and plural of a kind: enough to address it without its Rust type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use client::ApiError;
+use client::{ApiError, Reason};
 
 pub type CmdResult<T = ()> = Result<T, CmdError>;
 
@@ -45,13 +45,13 @@ impl CmdError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, CmdError::Api(e) if e.0.reason == "NotFound")
+        matches!(self, CmdError::Api(e) if e.reason() == Reason::NotFound)
     }
     pub fn is_already_exists(&self) -> bool {
-        matches!(self, CmdError::Api(e) if e.0.reason == "AlreadyExists")
+        matches!(self, CmdError::Api(e) if e.reason() == Reason::AlreadyExists)
     }
     pub fn is_conflict(&self) -> bool {
-        matches!(self, CmdError::Api(e) if e.0.reason == "Conflict")
+        matches!(self, CmdError::Api(e) if e.reason() == Reason::Conflict)
     }
 
     /// Upstream's AddSourceToErr: "error when creating \"f.yaml\": <message>".
@@ -77,7 +77,7 @@ impl CmdError {
     /// The text printed on stderr (with a final newline, or empty) and the exit code.
     pub fn render(&self) -> (String, i32) {
         match self {
-            CmdError::Api(e) if e.0.reason == "Invalid" => (invalid_message(e), 1),
+            CmdError::Api(e) if e.reason() == Reason::Invalid => (invalid_message(e), 1),
             CmdError::Many(errs) => {
                 let mut out = String::new();
                 for e in errs {
@@ -110,10 +110,11 @@ impl CmdError {
 }
 
 fn standard_message(e: &ApiError) -> String {
-    match e.0.reason.as_str() {
-        "Unauthorized" => format!("error: You must be logged in to the server ({})", e.0.message),
-        "" => format!("Error from server: {}", e.0.message),
-        r => format!("Error from server ({r}): {}", e.0.message),
+    match e.reason() {
+        Reason::Unauthorized => format!("error: You must be logged in to the server ({})", e.0.message),
+        // an unknown reason is still printed as the server sent it
+        _ if e.0.reason.is_empty() => format!("Error from server: {}", e.0.message),
+        _ => format!("Error from server ({}): {}", e.0.reason, e.0.message),
     }
 }
 
@@ -180,9 +181,9 @@ mod tests {
 
     #[test]
     fn not_found_like_upstream() {
-        let e = CmdError::Api(ApiError::new(404, "NotFound", "pods \"x\" not found"));
+        let e = CmdError::Api(ApiError::new(Reason::NotFound, "pods \"x\" not found"));
         assert_eq!(e.render(), ("Error from server (NotFound): pods \"x\" not found\n".into(), 1));
-        let e = CmdError::Api(ApiError::new(409, "AlreadyExists", "deployments.apps \"web\" already exists"))
+        let e = CmdError::Api(ApiError::new(Reason::AlreadyExists, "deployments.apps \"web\" already exists"))
             .with_source("creating", "d.yaml");
         assert_eq!(
             e.render().0,
@@ -193,14 +194,14 @@ mod tests {
     #[test]
     fn invalid_like_upstream() {
         let cause = |f: &str, m: &str| StatusCause { reason: "FieldValueRequired".into(), message: m.into(), field: f.into() };
-        let one = ApiError::new(422, "Invalid", "x").with_details(StatusDetails {
+        let one = ApiError::new(Reason::Invalid, "x").with_details(StatusDetails {
             name: "p".into(),
             kind: "Pod".into(),
             causes: vec![cause("spec.containers[0].image", "Required value")],
             ..Default::default()
         });
         assert_eq!(CmdError::Api(one).render().0, "The Pod \"p\" is invalid: spec.containers[0].image: Required value\n");
-        let two = ApiError::new(422, "Invalid", "x").with_details(StatusDetails {
+        let two = ApiError::new(Reason::Invalid, "x").with_details(StatusDetails {
             name: "p".into(),
             kind: "Pod".into(),
             causes: vec![cause("a", "Required value"), cause("b", "Required value"), cause("a", "Required value")],

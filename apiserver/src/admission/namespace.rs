@@ -26,7 +26,7 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
                     || v.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating")
             }
             Err(crate::storage::StorageError::NotFound) => {
-                return Err(ApiError::new(404, "NotFound", format!("namespaces {ns:?} not found")).with_details(
+                return Err(ApiError::new(api::Reason::NotFound, format!("namespaces {ns:?} not found")).with_details(
                     proto::v1::StatusDetails { name: ns.into(), kind: "namespaces".into(), ..Default::default() },
                 ))
             }

@@ -155,7 +155,7 @@ pub fn allocate(
             "None" => None,
             "" => {
                 let ip = ranges.random_ip(cache, avoid).ok_or_else(|| {
-                    ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a serviceIP: range is full")
+                    ApiError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a serviceIP: range is full")
                 })?;
                 out.random.push(ip_key(ip));
                 Some(ip)
@@ -209,7 +209,7 @@ pub fn allocate(
                 }
                 _ => {
                     let n = ranges.random_port(cache, &now_held.union(&before.ports).copied().collect(), avoid).ok_or_else(|| {
-                        ApiError::new(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full")
+                        ApiError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a nodePort: range is full")
                     })?;
                     p["nodePort"] = n.into();
                     out.random.push(port_key(n));

@@ -58,7 +58,7 @@ fn raw(bytes: Vec<u8>) -> RawObject {
 fn body(o: Option<&RawObject>) -> Result<&[u8], ApiError> {
     let o = o.ok_or_else(|| store::errors::bad_request("object is required"))?;
     if !o.content_type.is_empty() && o.content_type != proto::JSON {
-        return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body content type {:?} is not supported", o.content_type)));
+        return Err(ApiError::new(api::Reason::UnsupportedMediaType, format!("the body content type {:?} is not supported", o.content_type)));
     }
     Ok(&o.raw)
 }
@@ -219,6 +219,18 @@ impl Api for ApiService {
                 self.store.bind(&t, body(req.binding.as_ref())?).await?;
             }
             Ok(BindResponse {})
+        })
+        .await
+    }
+
+    async fn evict(&self, req: Request<EvictRequest>) -> Result<Response<EvictResponse>, Status> {
+        let req = req.into_inner();
+        self.call("create", req.target.as_ref(), async {
+            let mut r = req.target.clone().unwrap_or_default();
+            r.subresource = "eviction".into();
+            let t = self.target(Some(&r), true)?;
+            self.store.evict(&t, body(req.eviction.as_ref())?).await?;
+            Ok(EvictResponse {})
         })
         .await
     }

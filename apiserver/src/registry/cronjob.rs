@@ -62,30 +62,10 @@ fn parse_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<(), St
     Ok(())
 }
 
-/// Whether `d` is a Go time.Duration string ("1h30m", "90s", "1.5h").
-fn go_duration(d: &str) -> bool {
-    let mut rest = d;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if n == 0 {
-            return false;
-        }
-        rest = &rest[n..];
-        let Some(unit) = ["ns", "us", "µs", "ms", "s", "m", "h"].into_iter().find(|u| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms"))) else {
-            return false;
-        };
-        rest = &rest[unit.len()..];
-    }
-    true
-}
-
 /// robfig/cron's ParseStandard, for validation.
 pub fn parse_schedule(s: &str) -> Result<(), String> {
     if let Some(d) = s.strip_prefix("@every ") {
-        return if go_duration(d) { Ok(()) } else { Err(format!("failed to parse duration @every {d}: time: invalid duration {d:?}")) };
+        return api::duration::parse_nanos(d).map(|_| ()).map_err(|e| format!("failed to parse duration @every {d}: {e}"));
     }
     if s.starts_with('@') {
         return match s {

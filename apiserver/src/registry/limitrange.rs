@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::LimitRange;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQuantity;
 
 use super::pod_template::default_resource_list;
-use super::quantity::Quantity;
+use api::quantity::Quantity;
 use super::validation::{qualified_name, NEGATIVE};
 use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
@@ -30,7 +30,7 @@ fn parsed(list: &List, path: &Path, errs: &mut ErrorList) -> BTreeMap<String, Qu
             errs.push(FieldError::invalid(&p, k, &e));
         }
         match Quantity::parse(&q.0) {
-            Err(e) => errs.push(FieldError::invalid(&p, &q.0, e)),
+            Err(e) => errs.push(FieldError::invalid(&p, &q.0, &e.to_string())),
             Ok(v) if v.is_negative() => errs.push(FieldError::invalid(&p, v, NEGATIVE)),
             Ok(v) => {
                 out.insert(k.clone(), v);

@@ -36,8 +36,6 @@ pub mod statefulset;
 pub mod storageclass;
 pub mod workload;
 pub mod pod_template;
-pub mod qos;
-pub mod quantity;
 pub mod kinds;
 pub mod namespace;
 mod strict;
@@ -221,7 +219,7 @@ impl<S: Strategy> Typed<S> {
     }
 
     fn encode(obj: &S::Object) -> Result<Value, ApiError> {
-        serde_json::to_value(obj).map_err(|e| ApiError::new(500, "InternalError", format!("encoding object: {e}")))
+        serde_json::to_value(obj).map_err(|e| ApiError::new(api::Reason::InternalError, format!("encoding object: {e}")))
     }
 
     fn check(&self, obj: &S::Object, errs: ErrorList) -> Result<(), ApiError> {
@@ -272,7 +270,7 @@ impl<S: Strategy> Kind for Typed<S> {
         let mut obj = self.decode(new)?;
         // Deserializing from &Value borrows: no copy of the stored object.
         let old = <S::Object as serde::Deserialize>::deserialize(old)
-            .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;
+            .map_err(|e| ApiError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
         self.0.default(&mut obj);
         self.0.prepare_for_update(&mut obj, &old);
         let mut errs = validation::validate_object_meta_update(
@@ -289,7 +287,7 @@ impl<S: Strategy> Kind for Typed<S> {
         let mut obj = self.decode(new)?;
         // Deserializing from &Value borrows: no copy of the stored object.
         let old = <S::Object as serde::Deserialize>::deserialize(old)
-            .map_err(|e| ApiError::new(500, "InternalError", format!("decoding stored object: {e}")))?;
+            .map_err(|e| ApiError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
         self.0.prepare_for_status_update(&mut obj, &old);
         let errs = self.0.validate_status_update(&obj, &old);
         self.check(&obj, errs)?;
@@ -336,7 +334,7 @@ pub fn invalid(info: &ResourceInfo, name: &str, errs: ErrorList) -> ApiError {
         .iter()
         .map(|e| StatusCause { reason: e.reason().into(), message: e.body(), field: e.field.to_string() })
         .collect();
-    ApiError::new(422, "Invalid", format!("{} {:?} is invalid: {}", info.kind, name, joined)).with_details(StatusDetails {
+    ApiError::new(api::Reason::Invalid, format!("{} {:?} is invalid: {}", info.kind, name, joined)).with_details(StatusDetails {
         name: name.into(),
         group: info.group.into(),
         kind: info.kind.into(),

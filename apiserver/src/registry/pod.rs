@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodIP, HostIP, PodSpec, Toleration};
 
 use super::pod_template::{default_pod_spec, validate_pod_spec};
-use super::{qos, ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PodStrategy;
 
@@ -175,7 +175,7 @@ impl Strategy for PodStrategy {
         namespaced: true,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &["status", "binding"],
+        subresources: &["status", "binding", "eviction"],
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
@@ -201,7 +201,7 @@ impl Strategy for PodStrategy {
         let gated = pod.spec.as_ref().and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty());
         let mut status = k8s_openapi::api::core::v1::PodStatus {
             phase: Some("Pending".into()),
-            qos_class: Some(qos::pod_qos(pod).into()),
+            qos_class: Some(api::qos::compute_pod_qos(pod).as_str().into()),
             ..Default::default()
         };
         if gated {
@@ -354,7 +354,7 @@ mod tests {
         let v = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": []}});
         let e = create(v).unwrap_err();
         assert_eq!(e.0.message, r#"Pod "p" is invalid: spec.containers: Required value"#);
-        assert_eq!(e.0.reason, "Invalid");
+        assert_eq!(e.reason(), api::Reason::Invalid);
     }
 
     #[test]

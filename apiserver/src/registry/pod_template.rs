@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::{Container, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Volume};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQuantity;
 
-use super::quantity::{self, Quantity};
+use api::quantity::{self, Quantity};
 use super::validation::{self as v, dns1123_label, dns1123_subdomain, label_value, qualified_name};
 use super::{ErrorList, FieldError, Path};
 
@@ -258,7 +258,7 @@ fn parse_list(list: Option<&BTreeMap<String, KQuantity>>, path: &Path, errs: &mu
         let p = path.key(k);
         errs.extend(validate_resource_name(k, &p));
         match Quantity::parse(&q.0) {
-            Err(e) => errs.push(FieldError::invalid(&p, &q.0, e)),
+            Err(e) => errs.push(FieldError::invalid(&p, &q.0, &e.to_string())),
             Ok(parsed) => {
                 if parsed.is_negative() {
                     errs.push(FieldError::invalid(&p, parsed, v::NEGATIVE));

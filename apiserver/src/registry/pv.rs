@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeSpec, Persist
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::pvc::validate_access_modes;
-use super::quantity::Quantity;
+use api::quantity::Quantity;
 use super::validation::dns1123_subdomain;
 use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
@@ -39,7 +39,7 @@ fn validate_spec(spec: &PersistentVolumeSpec) -> ErrorList {
             for (k, q) in c {
                 let p = path.child("capacity").key(k);
                 match Quantity::parse(&q.0) {
-                    Err(e) => errs.push(FieldError::invalid(&p, &q.0, e)),
+                    Err(e) => errs.push(FieldError::invalid(&p, &q.0, &e.to_string())),
                     Ok(q) if q.nanos <= 0 => errs.push(FieldError::invalid(&p, q, "must be greater than zero")),
                     Ok(_) => {}
                 }

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus};
 
-use super::quantity::Quantity;
+use api::quantity::Quantity;
 use super::validation::{self as v, dns1123_subdomain};
 use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
@@ -59,7 +59,7 @@ pub fn validate_claim_spec(spec: &PersistentVolumeClaimSpec, path: &Path) -> Err
     match spec.resources.as_ref().and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage")) {
         None => errs.push(FieldError::required(&storage_path, "")),
         Some(q) => match Quantity::parse(&q.0) {
-            Err(e) => errs.push(FieldError::invalid(&storage_path, &q.0, e)),
+            Err(e) => errs.push(FieldError::invalid(&storage_path, &q.0, &e.to_string())),
             Ok(q) if q.nanos <= 0 => errs.push(FieldError::invalid(&storage_path, q, "must be greater than zero")),
             Ok(_) => {}
         },

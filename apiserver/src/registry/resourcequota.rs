@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::ResourceQuota;
 
 use super::pod_template::default_resource_list;
-use super::quantity::Quantity;
+use api::quantity::Quantity;
 use super::validation::{qualified_name, NEGATIVE};
 use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
@@ -20,7 +20,7 @@ fn validate_list(list: Option<&std::collections::BTreeMap<String, k8s_openapi::a
             errs.push(FieldError::invalid(&p, k, &e));
         }
         match Quantity::parse(&q.0) {
-            Err(e) => errs.push(FieldError::invalid(&p, &q.0, e)),
+            Err(e) => errs.push(FieldError::invalid(&p, &q.0, &e.to_string())),
             Ok(v) if v.is_negative() => errs.push(FieldError::invalid(&p, v, NEGATIVE)),
             Ok(_) => {}
         }

@@ -13,12 +13,12 @@ pub fn decode<T: DeserializeOwned>(v: Value, kind: &str, version: &str) -> Resul
     let prefix = format!("{kind} in version {version:?} cannot be handled as a {kind}");
     let mut unknown = Vec::new();
     let obj: T = serde_ignored::deserialize(v, |path| unknown.push(render(&path)))
-        .map_err(|e| ApiError::new(400, "BadRequest", format!("{prefix}: {e}")))?;
+        .map_err(|e| ApiError::new(api::Reason::BadRequest, format!("{prefix}: {e}")))?;
     if unknown.is_empty() {
         return Ok(obj);
     }
     let fields: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
-    Err(ApiError::new(400, "BadRequest", format!("{prefix}: strict decoding error: {}", fields.join(", "))))
+    Err(ApiError::new(api::Reason::BadRequest, format!("{prefix}: strict decoding error: {}", fields.join(", "))))
 }
 
 /// Decodes request bytes straight into `T` when they are well-formed and
@@ -62,7 +62,7 @@ mod tests {
             "spec": {"containers": [{"name": "c", "images": "busybox"}]}
         });
         let err = decode::<Pod>(v, "Pod", "v1").unwrap_err();
-        assert_eq!(err.0.reason, "BadRequest");
+        assert_eq!(err.reason(), api::Reason::BadRequest);
         assert_eq!(
             err.0.message,
             r#"Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].images""#

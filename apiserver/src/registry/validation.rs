@@ -5,64 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo};
 
-const DNS1123_LABEL_MAX: usize = 63;
-const DNS1123_SUBDOMAIN_MAX: usize = 253;
 const TOTAL_ANNOTATION_SIZE: usize = 256 * 1024;
 
-fn is_alnum_lower(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit()
-}
-
-/// RFC 1123 label: problems, as upstream words them (empty if valid).
-pub fn dns1123_label(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > DNS1123_LABEL_MAX {
-        errs.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
-    }
-    let ok = !v.is_empty()
-        && v.chars().all(|c| is_alnum_lower(c) || c == '-')
-        && v.starts_with(is_alnum_lower)
-        && v.ends_with(is_alnum_lower);
-    if !ok {
-        errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into());
-    }
-    errs
-}
-
-/// RFC 1035 label (starts with a letter).
-pub fn dns1035_label(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > DNS1123_LABEL_MAX {
-        errs.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
-    }
-    let ok = !v.is_empty()
-        && v.chars().all(|c| is_alnum_lower(c) || c == '-')
-        && v.starts_with(|c: char| c.is_ascii_lowercase())
-        && v.ends_with(is_alnum_lower);
-    if !ok {
-        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
-    }
-    errs
-}
-
-/// RFC 1123 subdomain.
-pub fn dns1123_subdomain(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > DNS1123_SUBDOMAIN_MAX {
-        errs.push(format!("must be no more than {DNS1123_SUBDOMAIN_MAX} characters"));
-    }
-    let ok = !v.is_empty()
-        && v.split('.').all(|part| {
-            !part.is_empty()
-                && part.chars().all(|c| is_alnum_lower(c) || c == '-')
-                && part.starts_with(is_alnum_lower)
-                && part.ends_with(is_alnum_lower)
-        });
-    if !ok {
-        errs.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
-    }
-    errs
-}
+pub use api::validation::{dns1035_label, dns1123_label, dns1123_subdomain, label_value, qualified_name};
 
 /// A path segment name (upstream's path.IsValidPathSegmentName).
 pub fn path_segment(v: &str) -> Vec<String> {
@@ -85,56 +30,6 @@ fn name_errors(rule: NameRule, v: &str) -> Vec<String> {
         NameRule::Rfc1035Label => dns1035_label(v),
         NameRule::PathSegment => path_segment(v),
     }
-}
-
-/// A qualified name (label keys, annotation keys, finalizers): `[prefix/]name`.
-pub fn qualified_name(v: &str) -> Vec<String> {
-    const MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-    let (prefix, name) = match v.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, v),
-    };
-    let mut errs = Vec::new();
-    if let Some(p) = prefix {
-        if p.is_empty() {
-            errs.push("prefix part must be non-empty".to_string());
-        } else {
-            errs.extend(dns1123_subdomain(p).into_iter().map(|e| format!("prefix part {e}")));
-        }
-        if name.contains('/') {
-            return vec!["a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".into()];
-        }
-    }
-    if name.is_empty() {
-        errs.push("name part must be non-empty".into());
-    } else {
-        if name.len() > 63 {
-            errs.push("name part must be no more than 63 characters".into());
-        }
-        let ok = name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-        if !ok {
-            errs.push(MSG.into());
-        }
-    }
-    errs
-}
-
-/// A label value: empty, or up to 63 chars of [A-Za-z0-9-_.] starting and ending alphanumeric.
-pub fn label_value(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push("must be no more than 63 characters".into());
-    }
-    let ok = v.is_empty()
-        || (v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && v.ends_with(|c: char| c.is_ascii_alphanumeric()));
-    if !ok {
-        errs.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
-    }
-    errs
 }
 
 /// Labels: keys are qualified names, values label values.
@@ -376,22 +271,10 @@ pub fn validate_label_selector(s: &k8s_openapi::apimachinery::pkg::apis::meta::v
     errs
 }
 
-/// Whether a label selector matches labels (matchLabels AND matchExpressions).
+/// Whether a label selector matches labels, as upstream's LabelSelectorAsSelector
+/// then Matches (a selector that does not convert matches nothing).
 pub fn selector_matches(s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
-    let get = |k: &str| labels.and_then(|l| l.get(k));
-    if !s.match_labels.iter().flatten().all(|(k, v)| get(k) == Some(v)) {
-        return false;
-    }
-    s.match_expressions.iter().flatten().all(|r| {
-        let vals = r.values.as_deref().unwrap_or(&[]);
-        match r.operator.as_str() {
-            "In" => get(&r.key).is_some_and(|v| vals.contains(v)),
-            "NotIn" => get(&r.key).is_none_or(|v| !vals.contains(v)),
-            "Exists" => get(&r.key).is_some(),
-            "DoesNotExist" => get(&r.key).is_none(),
-            _ => false,
-        }
-    })
+    api::selector::Selector::from_label_selector(Some(s)).is_ok_and(|sel| sel.matches_opt(labels))
 }
 
 /// A selector with neither matchLabels nor matchExpressions.

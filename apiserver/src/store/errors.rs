@@ -10,47 +10,47 @@ fn details(info: &ResourceInfo, name: &str) -> StatusDetails {
 }
 
 pub fn not_found(info: &ResourceInfo, name: &str) -> ApiError {
-    ApiError::new(404, "NotFound", format!("{} {:?} not found", info.qualified(), name)).with_details(details(info, name))
+    ApiError::new(api::Reason::NotFound, format!("{} {:?} not found", info.qualified(), name)).with_details(details(info, name))
 }
 
 pub fn already_exists(info: &ResourceInfo, name: &str) -> ApiError {
-    ApiError::new(409, "AlreadyExists", format!("{} {:?} already exists", info.qualified(), name))
+    ApiError::new(api::Reason::AlreadyExists, format!("{} {:?} already exists", info.qualified(), name))
         .with_details(details(info, name))
 }
 
 pub fn conflict(info: &ResourceInfo, name: &str, why: &str) -> ApiError {
-    ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {} {:?}: {why}", info.qualified(), name))
+    ApiError::new(api::Reason::Conflict, format!("Operation cannot be fulfilled on {} {:?}: {why}", info.qualified(), name))
         .with_details(details(info, name))
 }
 
 pub const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
 
 pub fn expired(requested: i64, current: i64) -> ApiError {
-    ApiError::new(410, "Expired", format!("too old resource version: {requested} ({current})"))
+    ApiError::new(api::Reason::Expired, format!("too old resource version: {requested} ({current})"))
 }
 
 pub fn bad_request(msg: impl Into<String>) -> ApiError {
-    ApiError::new(400, "BadRequest", msg)
+    ApiError::new(api::Reason::BadRequest, msg)
 }
 
 pub fn too_large(limit: usize) -> ApiError {
-    ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+    ApiError::new(api::Reason::TooLarge, format!("Request entity too large: limit is {limit}"))
 }
 
 pub fn method_not_allowed(msg: impl Into<String>) -> ApiError {
-    ApiError::new(405, "MethodNotAllowed", msg)
+    ApiError::new(api::Reason::MethodNotAllowed, msg)
 }
 
 pub fn forbidden(info: &ResourceInfo, name: &str, why: &str) -> ApiError {
-    ApiError::new(403, "Forbidden", format!("{} {:?} is forbidden: {why}", info.qualified(), name)).with_details(details(info, name))
+    ApiError::new(api::Reason::Forbidden, format!("{} {:?} is forbidden: {why}", info.qualified(), name)).with_details(details(info, name))
 }
 
 pub fn internal(msg: impl std::fmt::Display) -> ApiError {
-    ApiError::new(500, "InternalError", format!("Internal error occurred: {msg}"))
+    ApiError::new(api::Reason::InternalError, format!("Internal error occurred: {msg}"))
 }
 
 pub fn unavailable(msg: impl std::fmt::Display) -> ApiError {
-    ApiError::new(503, "ServiceUnavailable", format!("{msg}"))
+    ApiError::new(api::Reason::ServiceUnavailable, format!("{msg}"))
 }
 
 /// Maps a storage failure that has no more specific meaning.

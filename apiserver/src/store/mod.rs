@@ -3,8 +3,11 @@
 //! Both front doors (gRPC now, REST later) call this and nothing below it.
 
 pub mod errors;
+mod eviction;
+mod finalize;
 mod meta;
 mod patch;
+mod propagation;
 mod watch;
 
 use std::sync::Arc;
@@ -19,7 +22,7 @@ pub use watch::{WatchOptions, WatchStream};
 
 use crate::admission::{self, services, services::ServiceRanges};
 use crate::registry::{Kind, Kinds, ResourceInfo};
-use crate::selectors::{FieldSelector, LabelSelector};
+use api::selector::{FieldSelector, Selector};
 use crate::storage::{key_for, prefix_for, SideOp, Storage, StorageError};
 use crate::watch_cache::WatchCache;
 use errors::*;
@@ -103,11 +106,11 @@ impl Store {
             .kinds
             .get(&r.group, &r.resource)
             .filter(|k| r.version.is_empty() || k.info().version == r.version)
-            .ok_or_else(|| ApiError::new(404, "NotFound", "the server could not find the requested resource"))?
+            .ok_or_else(|| ApiError::new(api::Reason::NotFound, "the server could not find the requested resource"))?
             .clone();
         let info = kind.info();
         if !r.subresource.is_empty() && !info.subresources.contains(&r.subresource.as_str()) {
-            return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+            return Err(ApiError::new(api::Reason::NotFound, "the server could not find the requested resource"));
         }
         if needs_name && r.name.is_empty() {
             return Err(bad_request("resource name may not be empty"));
@@ -207,7 +210,7 @@ impl Store {
             let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
             crate::registry::scale::apply_scale(&mut obj, scale)?;
             match self.write_update(&parent, obj, &cur, false, dry_run).await {
-                Err(e) if e.0.reason == "Conflict" && (wanted_rv.is_none() || !fresh) => continue,
+                Err(e) if e.reason() == api::Reason::Conflict && (wanted_rv.is_none() || !fresh) => continue,
                 Ok(bytes) => return Ok(scale_bytes(&bytes)),
                 Err(e) => return Err(e),
             }
@@ -239,12 +242,20 @@ impl Store {
         }
     }
 
-    fn selectors(&self, t: &Target, label: &str, field: &str) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    /// Parses the list/watch selectors; a field the kind cannot select on is
+    /// refused as upstream: "field label not supported: <field>".
+    fn selectors(&self, t: &Target, label: &str, field: &str) -> Result<(Selector, FieldSelector), ApiError> {
         let supported = t.kind.selectable_fields();
-        let fs = FieldSelector::parse(field, t.info().kind, |f| {
-            f == "metadata.name" || f == "metadata.namespace" || supported.iter().any(|s| s == f)
-        })?;
-        Ok((LabelSelector::parse(label)?, fs))
+        let fs = FieldSelector::parse(field).map_err(|e| bad_request(e.to_string()))?;
+        for term in fs.terms() {
+            let f = term.field.as_str();
+            if !(f == "metadata.name" || f == "metadata.namespace" || supported.iter().any(|s| s == f)) {
+                return Err(bad_request(format!("field label not supported: {f}"))
+                    .with_details(proto::v1::StatusDetails { kind: t.info().kind.into(), ..Default::default() }));
+            }
+        }
+        let ls = Selector::parse(label).map_err(|e| bad_request(e.to_string()))?;
+        Ok((ls, fs))
     }
 
     pub async fn list(&self, t: &Target, o: &ListOptions) -> Result<ListResult, ApiError> {
@@ -261,7 +272,7 @@ impl Store {
             rv => rv.parse().map_err(|_| bad_request(format!("invalid resourceVersion {rv:?}")))?,
         };
         if min_rev > 0 && !self.cache.wait_for(min_rev, Duration::from_secs(3)).await {
-            return Err(ApiError::new(504, "Timeout", format!("Too large resource version: {min_rev}, current: {}", self.cache.current_revision())));
+            return Err(ApiError::new(api::Reason::Timeout, format!("Too large resource version: {min_rev}, current: {}", self.cache.current_revision())));
         }
         let (objs, rev) = self.cache.list(&prefix);
         let items = objs
@@ -272,7 +283,7 @@ impl Store {
         Ok(ListResult { items, resource_version: rev, continue_token: String::new(), remaining: None })
     }
 
-    async fn list_from_etcd(&self, prefix: &str, o: &ListOptions, ls: &LabelSelector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
+    async fn list_from_etcd(&self, prefix: &str, o: &ListOptions, ls: &Selector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
         let (mut revision, mut start) = if o.continue_token.is_empty() {
             let rev = match o.resource_version.as_str() {
                 "" | "0" => 0,
@@ -290,7 +301,7 @@ impl Store {
             let page = match self.storage.list(prefix, start.as_deref(), revision, want).await {
                 Ok(p) => p,
                 Err(StorageError::Compacted { .. }) if !o.continue_token.is_empty() => {
-                    return Err(ApiError::new(410, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
+                    return Err(ApiError::new(api::Reason::Expired, "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
                 }
                 Err(e) => return Err(storage(e)),
             };
@@ -323,6 +334,9 @@ impl Store {
             let scale: Value = serde_json::from_slice(raw).map_err(|e| bad_request(format!("json parse error: {e}")))?;
             return self.update_scale(t, &scale, dry_run).await;
         }
+        if t.subresource == "finalize" {
+            return self.finalize_namespace(t, raw, dry_run).await;
+        }
         let new = parse_body(raw, &info)?;
         let body_name = name_of(&new);
         if !body_name.is_empty() && body_name != t.name {
@@ -340,7 +354,7 @@ impl Store {
                 }
             }
             match self.write_update(t, new.clone(), &cur, status, dry_run).await {
-                Err(e) if e.0.reason == "Conflict" && (wanted_rv.is_none() || !fresh) && e.0.message.ends_with(MODIFIED) => continue,
+                Err(e) if e.reason() == api::Reason::Conflict && (wanted_rv.is_none() || !fresh) && e.0.message.ends_with(MODIFIED) => continue,
                 other => return other,
             }
         }
@@ -390,7 +404,7 @@ impl Store {
         let key = t.key();
         // A deleted object whose last finalizer is gone is removed now.
         let grace_done = meta(&old).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64()) == Some(0);
-        if meta(&old).contains_key("deletionTimestamp") && grace_done && finalizers(&obj).is_empty() {
+        if meta(&old).contains_key("deletionTimestamp") && grace_done && finalizers(&obj).is_empty() && !finalize::namespace_pending(&info, &obj) {
             if dry_run {
                 return Ok(to_served(obj, cur.mod_revision));
             }
@@ -451,7 +465,7 @@ impl Store {
                 return Err(conflict(&info, &t.name, MODIFIED));
             }
             match self.write_update(t, patched, &cur, status, dry_run).await {
-                Err(e) if e.0.reason == "Conflict" && e.0.message.ends_with(MODIFIED) => continue,
+                Err(e) if e.reason() == api::Reason::Conflict && e.0.message.ends_with(MODIFIED) => continue,
                 other => return other,
             }
         }
@@ -472,6 +486,7 @@ impl Store {
     pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), ApiError> {
         let info = *t.info();
         admission::admit_delete(&info, &t.name)?;
+        propagation::validate_policy(&o.propagation_policy)?;
         for attempt in 0..MAX_RETRIES {
             let (cur, fresh) = self.read_for_write(t, attempt).await?;
             let mut obj: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
@@ -525,18 +540,7 @@ impl Store {
         let before = obj.clone();
         let now_ts = now();
         // Orphan/Foreground propagation is carried out by the garbage collector through finalizers.
-        let fin = match o.propagation_policy.as_str() {
-            "Orphan" => Some("orphan"),
-            "Foreground" => Some("foregroundDeletion"),
-            _ => None,
-        };
-        if let Some(f) = fin {
-            let mut fs = finalizers(obj);
-            if !fs.iter().any(|x| x == f) {
-                fs.push(f.to_string());
-                meta_mut(obj).insert("finalizers".into(), fs.into());
-            }
-        }
+        propagation::apply_policy(info, obj, &o.propagation_policy);
         // Pods: graceful termination, confirmed by the kubelet with grace 0.
         if info.plural == "pods" && info.group.is_empty() {
             let bound = obj.pointer("/spec/nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
@@ -590,7 +594,7 @@ impl Store {
             };
             match self.delete(&one, o).await {
                 Ok((b, _)) => deleted.push(bytes::Bytes::from(b)),
-                Err(e) if e.0.reason == "NotFound" => {}
+                Err(e) if e.reason() == api::Reason::NotFound => {}
                 Err(e) => return Err(e),
             }
         }

@@ -13,7 +13,7 @@ pub fn apply(ty: PatchType, mut target: Value, patch: &[u8]) -> Result<Value, Ap
         PatchType::JsonPatch => {
             let ops: json_patch::Patch =
                 serde_json::from_value(p).map_err(|e| bad_request(format!("the server rejected our request due to an error in our request: {e}")))?;
-            json_patch::patch(&mut target, &ops).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut target, &ops).map_err(|e| ApiError::new(api::Reason::Invalid, format!("the server rejected our request due to an error in our request: {e}")))?;
             Ok(target)
         }
         PatchType::MergePatch => {
@@ -30,9 +30,7 @@ pub fn apply(ty: PatchType, mut target: Value, patch: &[u8]) -> Result<Value, Ap
             strategic(&mut target, &p, "");
             Ok(target)
         }
-        PatchType::ApplyPatch => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
+        PatchType::ApplyPatch => Err(ApiError::new(api::Reason::UnsupportedMediaType,
             "server-side apply (application/apply-patch+yaml) is not supported by this server yet; use client-side apply",
         )),
         PatchType::Unspecified => Err(bad_request("patch type is required")),

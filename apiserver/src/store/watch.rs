@@ -14,7 +14,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{errors, Store, Target};
-use crate::selectors::{FieldSelector, LabelSelector};
+use api::selector::{FieldSelector, Selector};
 use crate::storage::{key_for, prefix_for, Storage};
 use crate::watch_cache::{decorate, CacheEvent, CachedObject, EventKind, WatchCache};
 
@@ -43,7 +43,7 @@ struct Filter {
     /// Exact key (one object) or a prefix.
     key: String,
     exact: bool,
-    labels: LabelSelector,
+    labels: Selector,
     fields: FieldSelector,
 }
 
@@ -84,7 +84,7 @@ fn error_event(e: ApiError) -> Event {
     Event { kind: EventType::Error, raw: serde_json::to_vec(&e.to_json()).expect("serializes").into() }
 }
 
-pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: LabelSelector, fields: FieldSelector) -> Result<WatchStream, ApiError> {
+pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: Selector, fields: FieldSelector) -> Result<WatchStream, ApiError> {
     let (key, exact) = if t.name.is_empty() {
         (prefix_for(t.info().plural, t.namespace.as_deref()), false)
     } else {
