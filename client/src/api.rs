@@ -269,6 +269,36 @@ impl Api<k8s_openapi::api::core::v1::Pod> {
         self.client.throttled().await.bind(req).await?;
         Ok(())
     }
+
+    /// pods/eviction: deletes the pod unless that would violate its
+    /// PodDisruptionBudget (then an error with reason TooManyRequests: retry later).
+    pub async fn evict(&self, name: &str, dp: &DeleteParams) -> Result<()> {
+        let mut options = serde_json::json!({});
+        if let Some(g) = dp.grace_period_seconds {
+            options["gracePeriodSeconds"] = g.into();
+        }
+        if let Some(p) = &dp.propagation_policy {
+            options["propagationPolicy"] = p.clone().into();
+        }
+        if let Some(uid) = &dp.precondition_uid {
+            options["preconditions"]["uid"] = uid.clone().into();
+        }
+        if let Some(rv) = &dp.precondition_resource_version {
+            options["preconditions"]["resourceVersion"] = rv.clone().into();
+        }
+        if dp.dry_run {
+            options["dryRun"] = serde_json::json!(["All"]);
+        }
+        let eviction = serde_json::json!({
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": self.namespace.clone()},
+            "deleteOptions": options,
+        });
+        let req = proto::v1::EvictRequest { target: Some(self.rref_sub(name, "eviction")), eviction: Some(raw(&eviction)?) };
+        self.client.throttled().await.evict(req).await?;
+        Ok(())
+    }
 }
 
 fn list_request(rref: ResourceRef, lp: &ListParams) -> ListRequest {

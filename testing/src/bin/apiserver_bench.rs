@@ -254,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("starting kube-apiserver (build it with `cargo build --release`)")?,
+            .context("starting kube-apiserver (build it beside this benchmark: `cargo build --release -p apiserver -p testing`)")?,
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     let client = loop {

@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         .args(["--healthz-bind-address", "127.0.0.1:0", "--load-test-images"])
         .env("RUST_LOG", "warn")
         .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
+        .with_context(|| format!("starting {} (build it beside this benchmark: `cargo build --release -p kubelet -p testing`)", exe.display()))?;
     let result = bench(&tc, node, &dir, kubelet.id() as i32).await;
     let _ = kubelet.kill();
     let _ = kubelet.wait();
