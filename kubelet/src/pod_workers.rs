@@ -194,10 +194,11 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     }
 
     let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
-    let terminal = matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
-    );
+    // Finished as the apiserver or our own last report says (the pod's tmpfs
+    // volumes went with its pause: nothing may be set up again).
+    let finished = |p: Option<&str>| matches!(p, Some("Succeeded") | Some("Failed"));
+    let terminal = finished(pod.status.as_ref().and_then(|s| s.phase.as_deref()))
+        || finished(w.last_status.as_ref().and_then(|s| s["phase"].as_str()));
     if terminal {
         kl.objects.forget(&ctx.uid);
     } else {
