@@ -105,7 +105,19 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
     tokio::spawn(crate::server::serve(listener, kl.metrics.clone(), stop.clone()));
 
     let (capacity, allocatable) = node::resources(&m, &flags);
-    let ns = node::NodeStatus { capacity, allocatable, healthz_port: local.port() };
+    let hard = if flags.eviction_hard.is_empty() {
+        crate::eviction::DEFAULT_HARD.iter().map(|s| s.to_string()).collect()
+    } else {
+        flags.eviction_hard.clone()
+    };
+    let ns = node::NodeStatus {
+        capacity,
+        allocatable,
+        healthz_port: local.port(),
+        root_dir: flags.root_dir.clone(),
+        image_dir: flags.root_dir.join("images"),
+        thresholds: crate::eviction::parse_thresholds(&hard).map_err(anyhow::Error::msg)?,
+    };
     loop {
         match node::register(&kl, &flags, &ns).await {
             Ok(()) => break,

@@ -56,6 +56,11 @@ pub struct Flags {
     /// remove their mounts, namespaces, cgroups and state, then exit (`ferrokube down`).
     #[arg(long)]
     pub cleanup: bool,
+    /// Hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10%
+    /// (default: upstream's, see eviction::DEFAULT_HARD). They set the node's
+    /// pressure conditions.
+    #[arg(long, value_delimiter = ',')]
+    pub eviction_hard: Vec<String>,
     /// How often node status and the node Lease are renewed, in seconds.
     #[arg(long, default_value_t = 10)]
     pub node_status_update_frequency: u64,

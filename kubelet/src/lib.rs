@@ -9,6 +9,7 @@ pub mod context;
 pub mod downward;
 pub mod env;
 pub mod events;
+pub mod eviction;
 pub mod expansion;
 pub mod images;
 pub mod metrics;

@@ -89,9 +89,9 @@ pub fn labels(node: &str, flags: &Flags) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     l.insert("kubernetes.io/hostname".to_string(), node.to_string());
     l.insert("kubernetes.io/os".to_string(), "linux".to_string());
-    l.insert("kubernetes.io/arch".to_string(), "amd64".to_string());
+    l.insert("kubernetes.io/arch".to_string(), host_arch());
     l.insert("beta.kubernetes.io/os".to_string(), "linux".to_string());
-    l.insert("beta.kubernetes.io/arch".to_string(), "amd64".to_string());
+    l.insert("beta.kubernetes.io/arch".to_string(), host_arch());
     l.extend(pairs(&flags.node_labels));
     l
 }
@@ -100,6 +100,39 @@ pub struct NodeStatus {
     pub capacity: Value,
     pub allocatable: Value,
     pub healthz_port: u16,
+    /// Where the eviction signals are measured: nodefs, imagefs.
+    pub root_dir: std::path::PathBuf,
+    pub image_dir: std::path::PathBuf,
+    pub thresholds: BTreeMap<String, crate::eviction::Threshold>,
+}
+
+/// The host's architecture as Go names it (GOARCH), from uname.
+pub fn host_arch() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::env::consts::ARCH.to_string();
+    }
+    let machine = unsafe { std::ffi::CStr::from_ptr(u.machine.as_ptr()) }.to_string_lossy().into_owned();
+    match machine.as_str() {
+        "x86_64" => "amd64",
+        "aarch64" | "arm64" => "arm64",
+        "i386" | "i686" => "386",
+        m if m.starts_with("armv") => "arm",
+        "ppc64le" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+/// The host's operating system as Go names it (GOOS), from uname.
+pub fn host_os() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::env::consts::OS.to_string();
+    }
+    unsafe { std::ffi::CStr::from_ptr(u.sysname.as_ptr()) }.to_string_lossy().to_lowercase()
 }
 
 fn now_secs() -> String {
@@ -120,17 +153,28 @@ fn status_body(kl: &Kubelet, ns: &NodeStatus, prev: Option<&Value>) -> Value {
         .images
         .list()
         .iter()
-        .map(|i| json!({"names": [i.image_id(), i.name], "sizeBytes": 0}))
+        .map(|i| json!({"names": [i.image_id(), i.name], "sizeBytes": kl.images.image_size(i)}))
         .collect();
+    let p = crate::eviction::pressure(&crate::eviction::measure(&ns.root_dir, &ns.image_dir), &ns.thresholds);
+    let mut conditions = Vec::new();
+    // Upstream's reasons and messages; a condition whose signals were not measured is left out.
+    let pressure = [
+        (p.memory, "MemoryPressure", ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"), ("KubeletHasSufficientMemory", "kubelet has sufficient memory available")),
+        (p.disk, "DiskPressure", ("KubeletHasDiskPressure", "kubelet has disk pressure"), ("KubeletHasNoDiskPressure", "kubelet has no disk pressure")),
+        (p.pid, "PIDPressure", ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"), ("KubeletHasSufficientPID", "kubelet has sufficient PID available")),
+    ];
+    for (v, ty, yes, no) in pressure {
+        match v {
+            Some(true) => conditions.push(cond(ty, "True", yes.0, yes.1)),
+            Some(false) => conditions.push(cond(ty, "False", no.0, no.1)),
+            None => {}
+        }
+    }
+    conditions.push(cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"));
     json!({
         "capacity": ns.capacity,
         "allocatable": ns.allocatable,
-        "conditions": [
-            cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-        ],
+        "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": kl.host_ip}, {"type": "Hostname", "address": kl.node_name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": ns.healthz_port}},
         "nodeInfo": {
@@ -142,8 +186,8 @@ fn status_body(kl: &Kubelet, ns: &NodeStatus, prev: Option<&Value>) -> Value {
             "containerRuntimeVersion": "libcontainer://0.7.0",
             "kubeletVersion": "v1.33.0-ferrokube",
             "kubeProxyVersion": "",
-            "operatingSystem": "linux",
-            "architecture": "amd64",
+            "operatingSystem": host_os(),
+            "architecture": host_arch(),
         },
         "images": images,
     })
