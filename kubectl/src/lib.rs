@@ -8,11 +8,9 @@ pub mod cmd;
 pub mod config;
 pub mod context;
 pub mod describe;
-pub mod duration;
 pub mod error;
 pub mod manifest;
 pub mod printers;
-pub mod quantity;
 pub mod resources;
 pub mod util;
 

@@ -161,39 +161,13 @@ fn plan(a: &DeleteArgs) -> CmdResult<Plan> {
         ..Default::default()
     };
     let wait = a.wait != "false" && dry == DryRun::None;
-    let timeout = a.timeout.as_deref().and_then(parse_go_duration).filter(|d| !d.is_zero()).unwrap_or(Duration::from_secs(7 * 86400));
+    // a Go duration flag, as upstream's; zero or unset waits (almost) forever
+    let timeout = match a.timeout.as_deref() {
+        Some(t) => api::duration::parse(t).map_err(|e| CmdError::msg(format!("invalid argument {t:?} for \"--timeout\" flag: {e}")))?,
+        None => Duration::ZERO,
+    };
+    let timeout = if timeout.is_zero() { Duration::from_secs(7 * 86400) } else { timeout };
     Ok(Plan { params, wait, name_output: a.output.as_deref() == Some("name"), dry, timeout })
-}
-
-/// "30s", "2m", "1h30m", "500ms" (Go's time.ParseDuration, the common cases).
-pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Some(Duration::from_secs(n));
-    }
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push(chars.next()?);
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let secs = match unit.as_str() {
-            "h" => n * 3600.0,
-            "m" => n * 60.0,
-            "s" => n,
-            "ms" => n / 1000.0,
-            _ => return None,
-        };
-        total += Duration::from_secs_f64(secs);
-    }
-    num.is_empty().then_some(total)
 }
 
 async fn delete_one(api: &Api<Value>, r: &ApiResource, name: &str, plan: &Plan) -> CmdResult {
@@ -229,19 +203,5 @@ async fn wait_gone(api: &Api<Value>, name: &str, uid: &str, timeout: Duration) -
             return Err(CmdError::msg(format!("timed out waiting for the condition on {name}")));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("0s"), Some(Duration::ZERO));
-        assert_eq!(parse_go_duration("x"), None);
     }
 }

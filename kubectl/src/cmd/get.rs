@@ -209,35 +209,14 @@ pub fn sort_objects(objs: &mut [Value], field: &str) -> CmdResult {
             _ => {
                 let t = |v: Option<&Value>| v.map(crate::printers::jsonpath::text).unwrap_or_default();
                 // Quantities such as "100Mi" compare by value when both parse.
-                match (quantity(&t(a.as_ref())), quantity(&t(b.as_ref()))) {
-                    (Some(p), Some(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                match (api::Quantity::parse(&t(a.as_ref())), api::Quantity::parse(&t(b.as_ref()))) {
+                    (Ok(p), Ok(q)) => p.cmp(&q),
                     _ => t(a.as_ref()).cmp(&t(b.as_ref())),
                 }
             }
         }
     });
     Ok(())
-}
-
-/// A resource quantity ("500m", "2Gi", "1k") as a number, if it is one.
-fn quantity(s: &str) -> Option<f64> {
-    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
-    let (num, suffix) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let m = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        _ => return None,
-    };
-    Some(n * m)
 }
 
 /// Prints a row with remembered column widths (kubectl's tabwriter with

@@ -206,43 +206,6 @@ pub async fn drain(ctx: &Ctx, a: DrainArgs) -> CmdResult {
     Ok(())
 }
 
-/// One taint change: key, value, effect; `remove` for "key[:effect]-".
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaintSpec {
-    pub key: String,
-    pub value: String,
-    pub effect: String,
-    pub remove: bool,
-}
-
-pub fn parse_taint(s: &str) -> CmdResult<TaintSpec> {
-    let invalid = || CmdError::msg(format!("invalid taint spec: {s}"));
-    if let Some(rest) = s.strip_suffix('-') {
-        let (key, effect) = match rest.split_once(':') {
-            Some((k, e)) => (k, e),
-            None => (rest, ""),
-        };
-        if key.is_empty() {
-            return Err(invalid());
-        }
-        return Ok(TaintSpec { key: key.into(), value: String::new(), effect: effect.into(), remove: true });
-    }
-    let (kv, effect) = s.rsplit_once(':').ok_or_else(invalid)?;
-    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
-        return Err(CmdError::msg(format!(
-            "invalid taint effect: {effect}, unsupported taint effect"
-        )));
-    }
-    let (key, value) = match kv.split_once('=') {
-        Some((k, v)) => (k, v),
-        None => (kv, ""),
-    };
-    if key.is_empty() {
-        return Err(invalid());
-    }
-    Ok(TaintSpec { key: key.into(), value: value.into(), effect: effect.into(), remove: false })
-}
-
 pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
     let mut args = a.args.clone();
     if args.first().map(String::as_str) == Some("nodes") || args.first().map(String::as_str) == Some("node") || args.first().map(String::as_str) == Some("no") {
@@ -252,13 +215,11 @@ pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
     if specs.is_empty() {
         return Err(CmdError::usage("taint", "at least one taint update is required"));
     }
-    let specs: Vec<TaintSpec> = specs.iter().map(|s| parse_taint(s)).collect::<CmdResult<_>>()?;
+    let (adds, removes) = api::taints::parse_taints(&specs).map_err(|e| CmdError::msg(e.to_string()))?;
     let api = node_api(ctx).await?;
     for n in nodes(ctx, &names, a.selector.as_deref(), a.all).await? {
         let cur = api.get(&n).await?;
         let old: Vec<Value> = crate::util::arr(&cur, "/spec/taints").to_vec();
-        let adds: Vec<&TaintSpec> = specs.iter().filter(|s| !s.remove).collect();
-        let removes: Vec<&TaintSpec> = specs.iter().filter(|s| s.remove).collect();
         let same = |t: &Value, key: &str, effect: &str| crate::util::s(t, "/key") == key && crate::util::s(t, "/effect") == effect;
         if !a.overwrite {
             let exists: Vec<&str> =
@@ -276,8 +237,8 @@ pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
             .iter()
             .map(|s| {
                 let mut t = json!({"key": s.key, "effect": s.effect});
-                if !s.value.is_empty() {
-                    t["value"] = json!(s.value);
+                if let Some(v) = &s.value {
+                    t["value"] = json!(v);
                 }
                 t
             })
@@ -314,20 +275,4 @@ pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
         out(&format!("node/{n} {word}\n"));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn taint_specs() {
-        assert_eq!(
-            parse_taint("dedicated=gpu:NoSchedule").unwrap(),
-            TaintSpec { key: "dedicated".into(), value: "gpu".into(), effect: "NoSchedule".into(), remove: false }
-        );
-        assert_eq!(parse_taint("k:NoExecute-").unwrap().effect, "NoExecute");
-        assert!(parse_taint("k-").unwrap().remove);
-        assert!(parse_taint("k=v:Bogus").is_err());
-    }
 }

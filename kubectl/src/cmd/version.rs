@@ -3,9 +3,6 @@
 use crate::context::{out, Ctx};
 use crate::error::CmdResult;
 
-/// The Kubernetes version this kubectl speaks.
-pub const CLIENT_VERSION: &str = "v1.33.0";
-
 #[derive(clap::Args, Debug, Clone)]
 pub struct VersionArgs {
     /// If true, shows client version only (no server required).
@@ -17,10 +14,7 @@ pub struct VersionArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: VersionArgs) -> CmdResult {
-    let client = serde_json::json!({
-        "major": "1", "minor": "33", "gitVersion": format!("{CLIENT_VERSION}-ferrokube+{}", env!("CARGO_PKG_VERSION")),
-        "platform": format!("{}/{}", std::env::consts::OS, arch()),
-    });
+    let client = serde_json::to_value(api::version::get()).unwrap_or_default();
     let server = if a.client { None } else { Some(ctx.discovery().await?.server_version.clone()) };
     match a.output.as_deref() {
         Some("json") | Some("yaml") => {
@@ -43,12 +37,4 @@ pub async fn run(ctx: &Ctx, a: VersionArgs) -> CmdResult {
         }
     }
     Ok(())
-}
-
-fn arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    }
 }

@@ -41,7 +41,7 @@ impl W {
 
 /// Go's time.RFC1123Z: "Mon, 02 Jan 2006 15:04:05 -0700".
 pub fn rfc1123z(ts: &str) -> String {
-    match crate::duration::parse_time(ts) {
+    match crate::printers::age::parse_time(ts) {
         Some(t) => fmt_time(t),
         None => "Mon, 01 Jan 0001 00:00:00 +0000".into(),
     }
@@ -139,25 +139,25 @@ pub fn events(w: &mut W, events: Evs<'_>, now: DateTime<Utc>) {
             "" => s(e, "/eventTime").to_string(),
             x => x.to_string(),
         };
-        crate::duration::parse_time(&t)
+        crate::printers::age::parse_time(&t)
     };
     events.sort_by_key(|e| key(e));
     w.w(0, "Events:\n  Type\tReason\tAge\tFrom\tMessage\n");
     w.w(1, "----\t------\t----\t----\t-------\n");
     for e in events.iter() {
         let first = match s(e, "/eventTime") {
-            "" => crate::duration::age_at(Some(s(e, "/firstTimestamp")).filter(|x| !x.is_empty()), now),
-            t => crate::duration::age_at(Some(t), now),
+            "" => crate::printers::age::age_at(Some(s(e, "/firstTimestamp")).filter(|x| !x.is_empty()), now),
+            t => crate::printers::age::age_at(Some(t), now),
         };
         let count = crate::util::i(e, "/count");
         let interval = if let Some(series) = e.get("series").filter(|x| !x.is_null()) {
             format!(
                 "{} (x{} over {first})",
-                crate::duration::age_at(Some(s(series, "/lastObservedTime")), now),
+                crate::printers::age::age_at(Some(s(series, "/lastObservedTime")), now),
                 crate::util::i(series, "/count")
             )
         } else if count > 1 {
-            format!("{} (x{count} over {first})", crate::duration::age_at(Some(s(e, "/lastTimestamp")), now))
+            format!("{} (x{count} over {first})", crate::printers::age::age_at(Some(s(e, "/lastTimestamp")), now))
         } else {
             first
         };

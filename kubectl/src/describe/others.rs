@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 use super::{annotations, events, header, labels, rfc1123z, Evs, W};
-use crate::quantity::Quantity;
+use api::quantity::{Quantity, ResourceList};
 use crate::printers::kinds::{access_modes, node_roles};
 use crate::util::{arr, format_labels, s};
 
@@ -88,7 +88,7 @@ pub fn node(n: &Value, lease: Result<Value, String>, pods: &[Value], evs: Evs<'_
             keys.sort();
             for k in keys {
                 let raw = crate::printers::jsonpath::text(&m[k]);
-                let shown = Quantity::parse(&raw).map(|q| q.to_go_string()).unwrap_or(raw);
+                let shown = Quantity::parse(&raw).map(|q| q.to_string()).unwrap_or(raw);
                 w.w(0, &format!("  {k}:\t{shown}\n"));
             }
         }
@@ -308,7 +308,7 @@ fn storage_class(v: &Value) -> String {
 fn status_or_terminating(v: &Value, now: DateTime<Utc>) -> String {
     match s(v, "/metadata/deletionTimestamp") {
         "" => s(v, "/status/phase").to_string(),
-        t => format!("Terminating (lasts {})", crate::duration::age_at(Some(t), now)),
+        t => format!("Terminating (lasts {})", crate::printers::age::age_at(Some(t), now)),
     }
 }
 
@@ -379,41 +379,17 @@ pub fn pvc(pvc: &Value, used_by: &[String], evs: Evs<'_>, now: DateTime<Utc>) ->
     w.finish()
 }
 
-/// A pod's requests and limits (upstream's PodRequestsAndLimits: the sum of
-/// its containers, at least each init container, plus overhead).
-fn pod_requests_limits(p: &Value) -> (BTreeMap<String, Quantity>, BTreeMap<String, Quantity>) {
-    let sum = |which: &str| {
-        let mut total: BTreeMap<String, Quantity> = BTreeMap::new();
-        for c in arr(p, "/spec/containers") {
-            for (k, v) in c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).into_iter().flatten() {
-                if let Some(q) = v.as_str().and_then(Quantity::parse) {
-                    total.entry(k.clone()).or_default().add(q);
-                }
-            }
-        }
-        for c in arr(p, "/spec/initContainers") {
-            for (k, v) in c.pointer(&format!("/resources/{which}")).and_then(Value::as_object).into_iter().flatten() {
-                if let Some(q) = v.as_str().and_then(Quantity::parse) {
-                    let e = total.entry(k.clone()).or_default();
-                    if q.milli > e.milli {
-                        *e = q;
-                    }
-                }
-            }
-        }
-        for (k, v) in p.pointer("/spec/overhead").and_then(Value::as_object).into_iter().flatten() {
-            if let Some(q) = v.as_str().and_then(Quantity::parse) {
-                total.entry(k.clone()).or_default().add(q);
-            }
-        }
-        total
-    };
-    (sum("requests"), sum("limits"))
+/// A pod's requests and limits: upstream's PodRequestsAndLimits (init
+/// containers, sidecars, pod-level resources, overhead).
+fn pod_requests_limits(p: &Value) -> (ResourceList, ResourceList) {
+    let Ok(pod) = serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(p.clone()) else { return Default::default() };
+    let opts = api::resources::PodResourcesOptions::default();
+    (api::resources::pod_requests(&pod, &opts), api::resources::pod_limits(&pod, &opts))
 }
 
 fn percent(part: &Quantity, whole: Option<&Quantity>, milli: bool) -> i64 {
     let Some(whole) = whole else { return 0 };
-    let (a, b) = if milli { (part.milli as f64, whole.milli as f64) } else { (part.value() as f64, whole.value() as f64) };
+    let (a, b) = if milli { (part.milli_value() as f64, whole.milli_value() as f64) } else { (part.value() as f64, whole.value() as f64) };
     if b == 0.0 {
         return 0;
     }
@@ -432,12 +408,12 @@ fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .filter_map(|(k, v)| v.as_str().and_then(Quantity::parse).map(|q| (k.clone(), q)))
+        .filter_map(|(k, v)| v.as_str().and_then(|v| Quantity::parse(v).ok()).map(|q| (k.clone(), q)))
         .collect();
     let zero = Quantity::default();
     let cell = |m: &BTreeMap<String, Quantity>, r: &str, milli: bool| {
         let q = m.get(r).copied().unwrap_or(zero);
-        format!("{} ({}%)", q.to_go_string(), percent(&q, allocatable.get(r), milli))
+        format!("{q} ({}%)", percent(&q, allocatable.get(r), milli))
     };
     w.w(0, &format!("Non-terminated Pods:\t({} in total)\n", pods.len()));
     w.w(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n");
@@ -456,14 +432,14 @@ fn node_resources(w: &mut W, n: &Value, pods: &[Value], now: DateTime<Utc>) {
                 cell(&l, "cpu", true),
                 cell(&r, "memory", false),
                 cell(&l, "memory", false),
-                crate::duration::age_at(Some(s(p, "/metadata/creationTimestamp")).filter(|x| !x.is_empty()), now)
+                crate::printers::age::age_at(Some(s(p, "/metadata/creationTimestamp")).filter(|x| !x.is_empty()), now)
             ),
         );
         for (k, q) in r {
-            reqs.entry(k).or_default().add(q);
+            reqs.entry(k).or_default().add(&q);
         }
         for (k, q) in l {
-            limits.entry(k).or_default().add(q);
+            limits.entry(k).or_default().add(&q);
         }
     }
     w.w(0, "Allocated resources:\n  (Total limits may be over 100 percent, i.e., overcommitted.)\n");

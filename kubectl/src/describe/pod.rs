@@ -224,24 +224,14 @@ pub fn tolerations(w: &mut W, title: &str, tols: &[Value]) {
     }
 }
 
-fn qos(p: &Value) -> &'static str {
-    let cs: Vec<&Value> = arr(p, "/spec/containers").iter().chain(arr(p, "/spec/initContainers")).collect();
-    let has = |c: &Value, k: &str| c.pointer(&format!("/resources/{k}")).and_then(Value::as_object).is_some_and(|m| !m.is_empty());
-    if cs.iter().all(|c| !has(c, "requests") && !has(c, "limits")) {
-        return "BestEffort";
-    }
-    let guaranteed = cs.iter().all(|c| {
-        let l = c.pointer("/resources/limits").and_then(Value::as_object);
-        let r = c.pointer("/resources/requests").and_then(Value::as_object);
-        match l {
-            Some(l) => ["cpu", "memory"].iter().all(|k| l.contains_key(*k)) && r.is_none_or(|r| r.iter().all(|(k, v)| l.get(k) == Some(v))),
-            None => false,
-        }
-    });
-    if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
+/// The QoS class as upstream's describe shows it: status.qosClass, computed
+/// (api::qos) only when the server has not set it.
+fn qos(p: &Value) -> String {
+    match s(p, "/status/qosClass") {
+        "" => serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(p.clone())
+            .map(|pod| api::qos::pod_qos(&pod).as_str().to_string())
+            .unwrap_or_default(),
+        class => class.to_string(),
     }
 }
 
@@ -269,7 +259,7 @@ pub fn describe(p: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     annotations(&mut w, "Annotations", p.pointer("/metadata/annotations"));
     let phase = s(p, "/status/phase");
     if !s(p, "/metadata/deletionTimestamp").is_empty() && phase != "Failed" && phase != "Succeeded" {
-        w.w(0, &format!("Status:\tTerminating (lasts {})\n", crate::duration::age_at(Some(s(p, "/metadata/deletionTimestamp")), now)));
+        w.w(0, &format!("Status:\tTerminating (lasts {})\n", crate::printers::age::age_at(Some(s(p, "/metadata/deletionTimestamp")), now)));
         w.w(0, &format!("Termination Grace Period:\t{}s\n", i(p, "/metadata/deletionGracePeriodSeconds")));
     } else {
         w.w(0, &format!("Status:\t{phase}\n"));
@@ -327,7 +317,16 @@ mod tests {
             "type": "Normal", "reason": "Scheduled", "message": "Successfully assigned default/web to node-1",
             "source": {"component": "default-scheduler"}, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:00:00Z", "count": 1,
             "involvedObject": {"kind": "Pod", "name": "web"}})];
-        let now = crate::duration::parse_time("2024-01-01T00:10:00Z").unwrap();
+        let now = crate::printers::age::parse_time("2024-01-01T00:10:00Z").unwrap();
         assert_eq!(describe(&pod, Some(&mut evs), now), include_str!("../../tests/golden/describe_pod.txt"));
+    }
+
+    #[test]
+    fn qos_class_comes_from_status() {
+        let limits = serde_json::json!({"cpu": "500m", "memory": "1Gi"});
+        let mut pod = serde_json::json!({"spec": {"containers": [{"name": "c", "resources": {"limits": limits, "requests": {"cpu": "0.5", "memory": "1073741824"}}}]}});
+        assert_eq!(qos(&pod), "Guaranteed", "computed when the server has not set it");
+        pod["status"] = serde_json::json!({"qosClass": "Burstable"});
+        assert_eq!(qos(&pod), "Burstable", "status.qosClass as the server set it");
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{events, Evs, W};
 use crate::printers::kinds::{canonical_quantity, selector_string};
-use crate::quantity::Quantity;
+use api::quantity::Quantity;
 use crate::util::{arr, format_labels, i, s};
 
 /// Upstream's describePriorityClass.
@@ -87,10 +87,10 @@ fn used_of<'a>(q: &'a Value, name: &str) -> Option<&'a str> {
 /// describeQuota's Used cell: shown in the hard quantity's format when the
 /// two differ (Go's NewQuantity(used.Value(), hard.Format)).
 fn used_in_hard_format(used: Option<&str>, hard: &str) -> String {
-    let hq = Quantity::parse(hard);
-    match (used.map(|u| (u, Quantity::parse(u))), hq) {
-        (Some((_, Some(u))), Some(h)) if u.format != h.format => Quantity { milli: u.value() * 1000, format: h.format }.to_go_string(),
-        (Some((_, Some(u))), _) => u.to_go_string(),
+    let hq = Quantity::parse(hard).ok();
+    match (used.map(|u| (u, Quantity::parse(u).ok())), hq) {
+        (Some((_, Some(u))), Some(h)) if u.format != h.format => Quantity::from_value(u.value(), h.format).to_string(),
+        (Some((_, Some(u))), _) => u.to_string(),
         (Some((raw, None)), _) => raw.to_string(),
         // A missing used quantity has no format, so it is re-made in hard's: "0".
         (None, _) => "0".into(),

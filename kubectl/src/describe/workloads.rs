@@ -250,8 +250,8 @@ pub fn job(j: &Value, evs: Evs<'_>, now: DateTime<Utc>) -> String {
     if !end.is_empty() {
         w.w(0, &format!("Completed At:\t{}\n", rfc1123z(end)));
     }
-    if let (Some(a), Some(b)) = (crate::duration::parse_time(start), crate::duration::parse_time(end)) {
-        w.w(0, &format!("Duration:\t{}\n", crate::duration::human_duration((b - a).num_seconds())));
+    if let (Some(a), Some(b)) = (crate::printers::age::parse_time(start), crate::printers::age::parse_time(end)) {
+        w.w(0, &format!("Duration:\t{}\n", api::duration::human_duration((b - a).num_seconds())));
     }
     if let Some(d) = j.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64) {
         w.w(0, &format!("Active Deadline Seconds:\t{d}s\n"));

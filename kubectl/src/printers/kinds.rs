@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::duration::{age_at, human_duration, parse_time};
+use crate::printers::age::{age_at, parse_time};
+use api::duration::human_duration;
 use crate::util::{arr, format_labels, i, s};
 
 /// Headers (without wide), wide-only headers, and the row function; the
@@ -170,7 +171,7 @@ fn created_at(v: &Value) -> String {
 
 /// A quantity string in Go's canonical form ("1000m" -> "1"); as is if unparsable.
 pub fn canonical_quantity(q: &str) -> String {
-    crate::quantity::Quantity::parse(q).map(|q| q.to_go_string()).unwrap_or_else(|| q.to_string())
+    api::quantity::Quantity::parse(q).map(|q| q.to_string()).unwrap_or_else(|_| q.to_string())
 }
 
 /// "name: used/hard" per status.hard resource, sorted; "limits.*" go to LIMIT.

@@ -5,6 +5,7 @@ pub mod custom_columns;
 pub mod json;
 pub mod jsonpath;
 pub mod kinds;
+pub mod age;
 pub mod name;
 pub mod pod;
 pub mod table;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{Container, Pod};
 use serde_json::Value;
 
-use crate::duration::human_duration;
+use api::duration::human_duration;
 
 pub const HEADERS: &[&str] = &["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
 pub const WIDE: &[&str] = &["IP", "NODE", "NOMINATED NODE", "READINESS GATES"];
@@ -16,7 +16,7 @@ fn restartable(c: Option<&Container>) -> bool {
 
 /// k8s-openapi's Time as a chrono time (through its RFC 3339 form).
 fn time_of(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> Option<DateTime<Utc>> {
-    serde_json::to_value(t).ok().and_then(|v| v.as_str().and_then(crate::duration::parse_time))
+    serde_json::to_value(t).ok().and_then(|v| v.as_str().and_then(crate::printers::age::parse_time))
 }
 
 fn since(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -139,7 +139,7 @@ pub fn cells(v: &Value, wide: bool, now: DateTime<Utc>) -> Vec<String> {
         Some(t) if restarts != 0 => format!("{restarts} ({} ago)", since(t, now)),
         _ => restarts.to_string(),
     };
-    let age = crate::duration::age_at(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now);
+    let age = crate::printers::age::age_at(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str), now);
     let mut cells = vec![format!("{ready}/{total}"), reason, restarts_str, age];
     if wide {
         let none = |s: Option<String>| s.filter(|s| !s.is_empty()).unwrap_or_else(|| "<none>".into());
@@ -165,7 +165,7 @@ mod tests {
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
-        crate::duration::parse_time("2024-01-01T00:10:00Z").unwrap()
+        crate::printers::age::parse_time("2024-01-01T00:10:00Z").unwrap()
     }
 
     fn pod(status: Value) -> Value {

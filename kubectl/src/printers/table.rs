@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn pods_table_like_upstream() {
         let d = fixture();
-        let now = crate::duration::parse_time("2024-01-01T01:00:00Z").unwrap();
+        let now = crate::printers::age::parse_time("2024-01-01T01:00:00Z").unwrap();
         let pods: Vec<Value> = serde_json::from_str(include_str!("../../tests/golden/pods.json")).unwrap();
         let po = d.resolve_one("po").unwrap();
         assert_eq!(render(po, &pods, &TableOptions::default(), now), include_str!("../../tests/golden/get_pods.txt"));
@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn kind_prefix_and_label_columns() {
         let d = fixture();
-        let now = crate::duration::parse_time("2024-01-01T01:00:00Z").unwrap();
+        let now = crate::printers::age::parse_time("2024-01-01T01:00:00Z").unwrap();
         let dep = json!({"metadata": {"name": "web", "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"app.kubernetes.io/name": "web"}},
             "spec": {"replicas": 3}, "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
         let opts = TableOptions { with_kind: true, label_columns: vec!["app.kubernetes.io/name".into()], ..Default::default() };
