@@ -5,6 +5,7 @@
 pub mod affinity;
 pub mod duration;
 pub mod image;
+pub mod intstr;
 pub mod owner;
 pub mod qos;
 pub mod quantity;
