@@ -284,6 +284,16 @@ impl std::str::FromStr for Selector {
     }
 }
 
+/// upstream's metav1.FormatLabelSelector: the selector's String(), "<none>"
+/// when that is empty (or the selector is nil), "<error>" when it does not convert.
+pub fn format_label_selector(sel: Option<&LabelSelector>) -> String {
+    match Selector::from_label_selector(sel) {
+        Err(_) => "<error>".into(),
+        Ok(s) if s.reqs.is_empty() => "<none>".into(),
+        Ok(s) => s.to_string(),
+    }
+}
+
 // ---- upstream's lexer and parser (labels/selector.go) ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -809,6 +819,10 @@ mod tests {
         assert_eq!(set.to_string(), "a=1,b=2");
         assert_eq!(set.requires_exact_match("b"), Some("2"));
         assert!(Selector::nothing().to_string().is_empty() && !Selector::nothing().is_empty());
+        assert_eq!(format_label_selector(Some(&s)), "app=web,!tier");
+        assert_eq!(format_label_selector(None), "<none>");
+        assert_eq!(format_label_selector(Some(&LabelSelector::default())), "<none>");
+        assert_eq!(format_label_selector(Some(&bad)), "<error>");
     }
 
     #[test]

@@ -7,30 +7,14 @@ use serde_json::{json, Value};
 
 use super::{FieldError, Path};
 
-/// A label selector in upstream's string form (labels.Selector.String()):
-/// requirements sorted by key, `k=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`.
+/// A metav1.LabelSelector (as JSON) in upstream's string form
+/// (LabelSelectorAsSelector(..).String()); "" when it does not convert.
 pub fn selector_string(sel: &Value) -> String {
-    let mut reqs: Vec<(String, String)> = Vec::new();
-    if let Some(ml) = sel.get("matchLabels").and_then(|m| m.as_object()) {
-        for (k, v) in ml {
-            reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
-        }
-    }
-    for e in sel.get("matchExpressions").and_then(|m| m.as_array()).into_iter().flatten() {
-        let key = e.get("key").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-        let mut values: Vec<&str> = e.get("values").and_then(|v| v.as_array()).into_iter().flatten().filter_map(|v| v.as_str()).collect();
-        values.sort();
-        let s = match e.get("operator").and_then(|o| o.as_str()).unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.clone(),
-            "DoesNotExist" => format!("!{key}"),
-            _ => continue,
-        };
-        reqs.push((key, s));
-    }
-    reqs.sort();
-    reqs.into_iter().map(|(_, s)| s).collect::<Vec<_>>().join(",")
+    serde_json::from_value::<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>(sel.clone())
+        .ok()
+        .and_then(|s| api::selector::Selector::from_label_selector(Some(&s)).ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default()
 }
 
 /// The Scale of `obj`: name/namespace/uid/resourceVersion/creationTimestamp,

@@ -224,31 +224,12 @@ fn containers(v: &Value, ptr: &str) -> (String, String) {
 
 /// metav1.FormatLabelSelector: requirements sorted by key; "<none>" when unset or empty.
 pub fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel.filter(|s| !s.is_null()) else { return "<none>".into() };
-    let mut reqs: Vec<(String, String)> = Vec::new();
-    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in m {
-            reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
-        }
+    let sel = sel.filter(|s| !s.is_null()).map(|s| serde_json::from_value(s.clone()));
+    match sel {
+        None => "<none>".into(),
+        Some(Ok(s)) => api::selector::format_label_selector(Some(&s)),
+        Some(Err(_)) => "<error>".into(),
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).map(|a| a.as_slice()).unwrap_or(&[]) {
-        let key = s(e, "/key").to_string();
-        let mut vals: Vec<&str> = arr(e, "/values").iter().filter_map(Value::as_str).collect();
-        vals.sort();
-        let text = match s(e, "/operator") {
-            "In" => format!("{key} in ({})", vals.join(",")),
-            "NotIn" => format!("{key} notin ({})", vals.join(",")),
-            "Exists" => key.clone(),
-            "DoesNotExist" => format!("!{key}"),
-            _ => continue,
-        };
-        reqs.push((key, text));
-    }
-    if reqs.is_empty() {
-        return "<none>".into();
-    }
-    reqs.sort_by(|a, b| a.0.cmp(&b.0));
-    reqs.into_iter().map(|r| r.1).collect::<Vec<_>>().join(",")
 }
 
 fn workload_wide(v: &Value, cells: &mut Vec<String>, selector: bool) {
