@@ -19,7 +19,7 @@ fn hierarchies() -> Vec<PathBuf> {
 
 /// `/<root>/<qos>/pod<uid>` relative to each hierarchy's root.
 pub fn pod_cgroup(root: &str, qos: crate::qos::Qos, uid: &str) -> String {
-    format!("/{}/{}/pod{}", root.trim_matches('/'), qos.cgroup_dir(), uid)
+    format!("/{}/{}/pod{}", root.trim_matches('/'), crate::qos::cgroup_dir(qos), uid)
 }
 
 #[derive(Debug, Default, Clone)]

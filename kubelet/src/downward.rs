@@ -2,7 +2,8 @@
 //! `env[].valueFrom` and downwardAPI volumes (upstream's fieldpath package,
 //! podFieldSelectorRuntimeValue and resource.ExtractContainerResourceValue).
 
-use crate::quantity;
+use api::resources::{container_limits, container_requests};
+use api::Quantity;
 use k8s_openapi::api::core::v1::{Container, ObjectFieldSelector, Pod, ResourceFieldSelector};
 use std::collections::BTreeMap;
 
@@ -77,13 +78,11 @@ pub fn pod_field(pod: &Pod, ips: &PodIps, f: &ObjectFieldSelector) -> Result<Str
 /// cpu, bytes otherwise). Limits that are not set are the node's allocatable, as
 /// upstream's defaultPodLimitsForDownwardAPI does.
 fn amount(c: &Container, which: &str, res: &str, allocatable: &BTreeMap<String, String>) -> Option<i64> {
-    let parse = |q: &str| if res == "cpu" { quantity::milli_cpu(q) } else { quantity::bytes(q) };
-    let r = c.resources.as_ref();
-    let set = |m: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| m.and_then(|m| m.get(res)).map(|q| q.0.clone());
+    let natural = |q: &Quantity| if res == "cpu" { q.milli_value() } else { q.value() };
     match which {
-        "limits" => set(r.and_then(|r| r.limits.as_ref())).or_else(|| allocatable.get(res).cloned()).as_deref().and_then(parse),
-        // Requests default to limits (apiserver defaulting), else zero.
-        _ => Some(set(r.and_then(|r| r.requests.as_ref())).or_else(|| set(r.and_then(|r| r.limits.as_ref()))).as_deref().and_then(parse).unwrap_or(0)),
+        "limits" => container_limits(c).get(res).map(natural).or_else(|| allocatable.get(res).and_then(|a| Quantity::parse(a).ok()).map(|q| natural(&q))),
+        // Requests default to limits (api::resources), else zero.
+        _ => Some(container_requests(c).get(res).map(natural).unwrap_or(0)),
     }
 }
 
@@ -96,9 +95,9 @@ pub fn resource_field(c: &Container, f: &ResourceFieldSelector, allocatable: &BT
     }
     let divisor = f.divisor.as_ref().map(|d| d.0.as_str()).filter(|d| !d.is_empty()).unwrap_or("1");
     let (v, d) = if res == "cpu" {
-        (amount(c, which, res, allocatable).unwrap_or(0), quantity::milli_cpu(divisor).unwrap_or(1000))
+        (amount(c, which, res, allocatable).unwrap_or(0), Quantity::parse(divisor).ok().map(|q| q.milli_value()).unwrap_or(1000))
     } else {
-        (amount(c, which, res, allocatable).unwrap_or(0), quantity::bytes(divisor).unwrap_or(1))
+        (amount(c, which, res, allocatable).unwrap_or(0), Quantity::parse(divisor).ok().map(|q| q.value()).unwrap_or(1))
     };
     let d = d.max(1);
     Ok(((v + d - 1).div_euclid(d)).to_string())

@@ -4,7 +4,7 @@
 //! decide the node's MemoryPressure, DiskPressure and PIDPressure conditions.
 //! Nothing is evicted yet: the conditions tell the truth, the scheduler acts on them.
 
-use crate::quantity;
+use api::Quantity;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,7 +25,7 @@ pub fn parse_thresholds(items: &[String]) -> Result<BTreeMap<String, Threshold>,
         let (signal, v) = it.split_once('<').ok_or_else(|| format!("invalid eviction threshold {it:?}: want signal<value"))?;
         let t = match v.trim().strip_suffix('%') {
             Some(p) => Threshold::Percent(p.parse::<f64>().map_err(|_| format!("invalid percentage in {it:?}"))?),
-            None => Threshold::Quantity(quantity::bytes(v.trim()).ok_or_else(|| format!("invalid quantity in {it:?}"))?),
+            None => Threshold::Quantity(Quantity::parse(v.trim()).ok().map(|q| q.value()).ok_or_else(|| format!("invalid quantity in {it:?}"))?),
         };
         out.insert(signal.trim().to_string(), t);
     }

@@ -18,7 +18,6 @@ pub mod objects;
 pub mod pod_workers;
 pub mod process;
 pub mod qos;
-pub mod quantity;
 pub mod runtime;
 pub mod server;
 pub mod static_pods;

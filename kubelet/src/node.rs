@@ -3,7 +3,7 @@
 
 use crate::config::{pairs, Flags};
 use crate::context::Kubelet;
-use crate::quantity;
+use api::Quantity;
 use client::{Api, Patch, PostParams};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
@@ -40,7 +40,7 @@ fn cpu_string(milli: i64) -> String {
 pub fn resources(m: &Machine, flags: &Flags) -> (Value, Value) {
     let mut reserved: BTreeMap<String, i64> = BTreeMap::new();
     for (k, v) in pairs(&flags.kube_reserved).into_iter().chain(pairs(&flags.system_reserved)) {
-        let n = if k == "cpu" { quantity::milli_cpu(&v) } else { quantity::bytes(&v) }.unwrap_or(0);
+        let n = if k == "cpu" { Quantity::parse(&v).ok().map(|q| q.milli_value()) } else { Quantity::parse(&v).ok().map(|q| q.value()) }.unwrap_or(0);
         *reserved.entry(k).or_default() += n;
     }
     let r = |k: &str| reserved.get(k).copied().unwrap_or(0);

@@ -3,10 +3,9 @@
 //! it compares the desired pod with what runs and acts, then reports status.
 
 use crate::context::Kubelet;
-use crate::images::reference::Reference;
+use api::image::Reference;
 use crate::images::store::ImageRecord;
 use crate::qos::{self, Qos};
-use crate::quantity;
 use crate::runtime::manager::{wait_exit, wait_shim_exit, Attempt, ContainerRun, PodContext, Sandbox};
 use crate::runtime::shim_state::{SandboxState, ShimStatus};
 use crate::runtime::spec::Resources;
@@ -518,11 +517,11 @@ async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Res
     let sum = |f: &dyn Fn(&Container) -> Option<i64>| -> Option<i64> {
         spec.containers.iter().map(f).try_fold(0i64, |acc, v| v.map(|v| acc + v))
     };
-    let req_cpu: i64 = spec.containers.iter().filter_map(|c| qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu)).sum();
+    let req_cpu: i64 = spec.containers.iter().filter_map(qos::request_milli_cpu).sum();
     limits.cpu_shares = Some(if qos == Qos::BestEffort { 2 } else { qos::cpu_shares(req_cpu) });
     if qos != Qos::BestEffort {
-        limits.memory_limit = sum(&|c| qos::limit(c, "memory").as_deref().and_then(quantity::bytes));
-        limits.cpu_quota = sum(&|c| qos::limit(c, "cpu").as_deref().and_then(quantity::milli_cpu)).map(qos::cpu_quota);
+        limits.memory_limit = sum(&|c| qos::limit_bytes(c, "memory"));
+        limits.cpu_quota = sum(&qos::limit_milli_cpu).map(qos::cpu_quota);
     }
     crate::cgroups::ensure_pod(&ctx.cgroup, &limits).map_err(|e| format!("pod cgroup: {e}"))?;
     let json = serde_json::to_vec(pod).unwrap_or_default();
@@ -631,7 +630,7 @@ async fn start(
     };
     let uid = sc.and_then(|s| s.run_as_user).or(psc.and_then(|s| s.run_as_user)).map(|u| u as u32).or(img_uid).unwrap_or(0);
     let gid = sc.and_then(|s| s.run_as_group).or(psc.and_then(|s| s.run_as_group)).map(|g| g as u32).or(img_gid).unwrap_or(0);
-    let req_cpu = qos::request(c, "cpu").as_deref().and_then(quantity::milli_cpu).unwrap_or(0);
+    let req_cpu = qos::request_milli_cpu(c).unwrap_or(0);
     let spec_env = match container_env(kl, pod, ctx, c).await {
         Ok(v) => v,
         Err(message) => {
@@ -664,9 +663,9 @@ async fn start(
         gid,
         resources: Resources {
             cpu_shares: Some(qos::cpu_shares(req_cpu)),
-            cpu_quota: qos::limit(c, "cpu").as_deref().and_then(quantity::milli_cpu).map(qos::cpu_quota),
+            cpu_quota: qos::limit_milli_cpu(c).map(qos::cpu_quota),
             cpu_period: None,
-            memory_limit: qos::limit(c, "memory").as_deref().and_then(quantity::bytes),
+            memory_limit: qos::limit_bytes(c, "memory"),
         },
         oom_score_adj: qos::oom_score_adj(qos, c, kl.memory_capacity, kl.oom_floor),
         image: img,

@@ -1,78 +1,41 @@
-//! QoS classes, the pod cgroup layout and per-class oom_score_adj, as upstream.
+//! What the kubelet does with a pod's QoS class (computed by `api::qos`, the
+//! same answer as status.qosClass): its cgroup tier below the kubepods root,
+//! per-class oom_score_adj, and CPU shares/quota, as upstream.
 
-use crate::quantity;
+pub use api::qos::QosClass as Qos;
+use api::resources::{container_limits, container_requests};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Qos {
-    Guaranteed,
-    Burstable,
-    BestEffort,
-}
-
-impl Qos {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Qos::Guaranteed => "Guaranteed",
-            Qos::Burstable => "Burstable",
-            Qos::BestEffort => "BestEffort",
-        }
-    }
-
-    /// The QoS-level cgroup below the kubepods root.
-    pub fn cgroup_dir(self) -> &'static str {
-        match self {
-            Qos::Guaranteed => "guaranteed",
-            Qos::Burstable => "burstable",
-            Qos::BestEffort => "besteffort",
-        }
-    }
-}
-
-fn get(c: &Container, limits: bool, res: &str) -> Option<String> {
-    let r = c.resources.as_ref()?;
-    let m = if limits { r.limits.as_ref()? } else { r.requests.as_ref()? };
-    m.get(res).map(|q| q.0.clone())
-}
-
-/// Requests default to limits when only limits are given (apiserver defaulting).
-pub fn request(c: &Container, res: &str) -> Option<String> {
-    get(c, false, res).or_else(|| get(c, true, res))
-}
-
-pub fn limit(c: &Container, res: &str) -> Option<String> {
-    get(c, true, res)
-}
-
-/// upstream's GetPodQOS over all (init and regular) containers.
+/// The pod's class: status.qosClass when set, else computed (api::qos).
 pub fn pod_qos(pod: &Pod) -> Qos {
-    let spec = match &pod.spec {
-        Some(s) => s,
-        None => return Qos::BestEffort,
-    };
-    let all: Vec<&Container> = spec.init_containers.iter().flatten().chain(spec.containers.iter()).collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &all {
-        for res in ["cpu", "memory"] {
-            let (rq, lm) = (request(c, res), limit(c, res));
-            let nonzero = |q: &Option<String>| q.as_deref().and_then(quantity::bytes).map(|v| v != 0).unwrap_or(false)
-                || q.as_deref().and_then(quantity::milli_cpu).map(|v| v != 0).unwrap_or(false);
-            if nonzero(&rq) || nonzero(&lm) {
-                any = true;
-            }
-            if lm.is_none() || rq != lm {
-                guaranteed = false;
-            }
-        }
+    api::qos::pod_qos(pod)
+}
+
+/// The QoS-level cgroup below the kubepods root.
+pub fn cgroup_dir(q: Qos) -> &'static str {
+    match q {
+        Qos::Guaranteed => "guaranteed",
+        Qos::Burstable => "burstable",
+        Qos::BestEffort => "besteffort",
     }
-    if !any {
-        Qos::BestEffort
-    } else if guaranteed {
-        Qos::Guaranteed
-    } else {
-        Qos::Burstable
-    }
+}
+
+/// The container's request of `res` in millis (cpu) or units (the rest),
+/// requests defaulting to limits.
+pub fn request_milli_cpu(c: &Container) -> Option<i64> {
+    container_requests(c).get("cpu").map(|q| q.milli_value())
+}
+
+pub fn limit_milli_cpu(c: &Container) -> Option<i64> {
+    container_limits(c).get("cpu").map(|q| q.milli_value())
+}
+
+pub fn request_bytes(c: &Container, res: &str) -> Option<i64> {
+    container_requests(c).get(res).map(|q| q.value())
+}
+
+pub fn limit_bytes(c: &Container, res: &str) -> Option<i64> {
+    container_limits(c).get(res).map(|q| q.value())
 }
 
 /// upstream's GetContainerOOMScoreAdjust (guaranteed -997, best effort 1000,
@@ -83,7 +46,7 @@ pub fn oom_score_adj(qos: Qos, c: &Container, memory_capacity: i64, floor: i32) 
         Qos::Guaranteed => -997,
         Qos::BestEffort => 1000,
         Qos::Burstable => {
-            let req = request(c, "memory").as_deref().and_then(quantity::bytes).unwrap_or(0);
+            let req = request_bytes(c, "memory").unwrap_or(0);
             let adj = 1000 - (1000 * req) / memory_capacity.max(1);
             adj.clamp(2, 999) as i32
         }
@@ -118,12 +81,24 @@ mod tests {
     }
 
     #[test]
-    fn classes_and_scores() {
-        assert_eq!(pod_qos(&pod(serde_json::json!({}))), Qos::BestEffort);
-        let g = pod(serde_json::json!({"limits": {"cpu": "100m", "memory": "64Mi"}}));
-        assert_eq!(pod_qos(&g), Qos::Guaranteed);
+    fn equal_quantities_written_differently_land_in_the_guaranteed_tier() {
+        let p = pod(serde_json::json!({
+            "requests": {"memory": "1Gi", "cpu": "500m"},
+            "limits": {"memory": "1073741824", "cpu": "0.5"},
+        }));
+        assert_eq!(pod_qos(&p), Qos::Guaranteed);
+        assert_eq!(crate::cgroups::pod_cgroup("kubepods", pod_qos(&p), "u"), "/kubepods/guaranteed/podu");
+        // The same answer as status.qosClass (which wins when set).
+        let mut with_status = p.clone();
+        with_status.status = Some(serde_json::from_value(serde_json::json!({"qosClass": "Guaranteed"})).unwrap());
+        assert_eq!(pod_qos(&with_status), api::qos::compute_pod_qos(&p));
+        assert_eq!(cgroup_dir(pod_qos(&pod(serde_json::json!({"requests": {"memory": "1Gi"}})))), "burstable");
+        assert_eq!(cgroup_dir(pod_qos(&pod(serde_json::json!({})))), "besteffort");
+    }
+
+    #[test]
+    fn scores_and_cpu() {
         let b = pod(serde_json::json!({"requests": {"memory": "64Mi"}}));
-        assert_eq!(pod_qos(&b), Qos::Burstable);
         let c = &b.spec.as_ref().unwrap().containers[0];
         assert_eq!(oom_score_adj(Qos::Burstable, c, 1 << 30, 0), 938);
         assert_eq!(oom_score_adj(Qos::Guaranteed, c, 1 << 30, 0), 0);

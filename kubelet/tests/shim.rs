@@ -52,6 +52,7 @@ impl Env {
             resources: Resources::default(),
             oom_score_adj: 0,
             mounts: vec![],
+            pod_mount_ns: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Pulls from an OCI distribution registry (oci-client) into the store, with
 //! credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson).
 
-use super::reference::Reference;
+use api::image::Reference;
 use super::store::{ImageRecord, ImageStore};
 use base64::Engine;
 use client::Api;

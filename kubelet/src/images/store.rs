@@ -4,7 +4,7 @@
 //! holds it) and `index.json` (normalized reference -> image record).
 
 use super::layer;
-use super::reference::Reference;
+use api::image::Reference;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 //! `medium: Memory` a tmpfs bounded by sizeLimit (else the node's allocatable
 //! memory), mounted in the pod's own mount namespace.
 
-use crate::quantity;
+use api::Quantity;
 use k8s_openapi::api::core::v1::EmptyDirVolumeSource;
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ pub fn is_memory(e: &EmptyDirVolumeSource) -> bool {
 pub fn tmpfs_size(e: &EmptyDirVolumeSource, allocatable: &BTreeMap<String, String>) -> Option<i64> {
     e.size_limit
         .as_ref()
-        .and_then(|q| quantity::bytes(&q.0))
+        .and_then(|q| Quantity::parse(&q.0).ok().map(|q| q.value()))
         .filter(|b| *b > 0)
-        .or_else(|| allocatable.get("memory").and_then(|m| quantity::bytes(m)))
+        .or_else(|| allocatable.get("memory").and_then(|m| Quantity::parse(m).ok().map(|q| q.value())))
 }
