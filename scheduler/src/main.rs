@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use client::leader_election::LeadershipEnd;
-use client::{CancellationToken, Client};
+use client::Client;
 use scheduler::metrics::Metrics;
 use scheduler::SchedulerConfig;
 
@@ -22,10 +22,10 @@ struct Flags {
     /// Path to a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) YAML file.
     #[arg(long)]
     config: Option<String>,
-    /// The apiserver's address (host:port); overrides the kubeconfig.
-    #[arg(long, alias = "server", default_value = "127.0.0.1:6443", env = "FERROKUBE_SERVER")]
-    master: String,
-    /// Path to a kubeconfig; its current context's server is used when --master is not given.
+    /// The apiserver's address (host:port or URL); overrides the kubeconfig's server.
+    #[arg(long, alias = "server", env = "FERROKUBE_SERVER")]
+    master: Option<String>,
+    /// Path to a kubeconfig (default: $KUBECONFIG, else the in-cluster config inside a pod, else ~/.kube/config).
     #[arg(long)]
     kubeconfig: Option<String>,
     /// Elect a leader on a Lease before scheduling (overrides the config file when given).
@@ -40,15 +40,17 @@ struct Flags {
     /// Retry period for leader election, e.g. 2s.
     #[arg(long)]
     leader_elect_retry_period: Option<String>,
-    /// Address to serve /healthz and /metrics on.
+    /// Address to serve /healthz, /livez, /readyz and /metrics on.
     #[arg(long, default_value = "127.0.0.1")]
     bind_address: String,
-    /// Port to serve /healthz and /metrics on (0 = disabled).
+    /// Port to serve /healthz, /livez, /readyz and /metrics on (0 = disabled).
     #[arg(long, default_value_t = 10259)]
     secure_port: u16,
     /// Identity in the leader election lease (default: hostname_random).
     #[arg(long)]
     identity: Option<String>,
+    #[command(flatten)]
+    log: daemon::logging::LogArgs,
 }
 
 fn secs(s: &str) -> anyhow::Result<Duration> {
@@ -56,25 +58,11 @@ fn secs(s: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(t.parse().with_context(|| format!("duration {s:?}"))?))
 }
 
-/// The server of the kubeconfig's current context.
-fn server_from_kubeconfig(path: &str) -> anyhow::Result<String> {
-    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path)?)?;
-    let ctx = v["current-context"].as_str().unwrap_or_default();
-    let cluster = v["contexts"].as_sequence().into_iter().flatten().find(|c| c["name"].as_str() == Some(ctx)).and_then(|c| c["context"]["cluster"].as_str()).unwrap_or_default().to_string();
-    let server = v["clusters"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"].as_str() == Some(&cluster))
-        .and_then(|c| c["cluster"]["server"].as_str())
-        .context("kubeconfig has no server for its current context")?;
-    Ok(server.to_string())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
     let flags = Flags::parse();
+    flags.log.init()?;
+    let shutdown = daemon::signals::shutdown_token()?;
     let mut config = match &flags.config {
         Some(p) => SchedulerConfig::from_file(p)?,
         None => SchedulerConfig::default(),
@@ -91,35 +79,28 @@ async fn main() -> anyhow::Result<()> {
     if let Some(d) = &flags.leader_elect_retry_period {
         config.leader_election.retry_period = secs(d)?;
     }
-    let server = match (&flags.kubeconfig, std::env::args().any(|a| a.starts_with("--master") || a.starts_with("--server"))) {
-        (Some(k), false) => server_from_kubeconfig(k)?,
-        _ => flags.master.clone(),
-    };
-    let client = Client::connect_lazy(&server)?;
+    let conn = client::config::for_daemon(flags.master.as_deref(), flags.kubeconfig.as_deref()).context("kubeconfig")?;
+    tracing::info!(server = %conn.server, "connecting to the apiserver");
+    let client = Client::connect_lazy(&conn.address)?;
     let metrics = Arc::new(Metrics::default());
-    if flags.secure_port != 0 {
+    let server = if flags.secure_port != 0 {
         let addr: SocketAddr = format!("{}:{}", flags.bind_address, flags.secure_port).parse()?;
-        let (bound, _task) = scheduler::server::serve(addr, metrics.clone()).await?;
-        tracing::info!(%bound, "serving /healthz and /metrics");
-    }
-
-    let shutdown = CancellationToken::new();
-    let sd = shutdown.clone();
-    tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::info!("shutting down");
-        sd.cancel();
-    });
+        let server = scheduler::server::serve(addr, metrics.clone(), shutdown.clone()).await?;
+        tracing::info!(bound = %server.addr, "serving /healthz, /livez, /readyz and /metrics");
+        Some(server)
+    } else {
+        None
+    };
 
     let identity = flags.identity.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
         format!("{host}_{:08x}", rand::random::<u32>())
     });
-    let end = scheduler::leader::run(client, config, metrics, &identity, shutdown).await;
+    let end = scheduler::leader::run(client, config, metrics, &identity, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(s) = server {
+        s.wait().await;
+    }
     if end == LeadershipEnd::Lost {
         anyhow::bail!("leaderelection lost");
     }

@@ -17,7 +17,8 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 #[tokio::test]
 async fn healthz_and_metrics() {
     let env = Env::start(vec![node("n", "1", "1Gi", json!({}))]).await;
-    let (addr, _srv) = scheduler::server::serve("127.0.0.1:0".parse().unwrap(), env.metrics.clone()).await.unwrap();
+    let srv = scheduler::server::serve("127.0.0.1:0".parse().unwrap(), env.metrics.clone(), env.stop.clone()).await.unwrap();
+    let addr = srv.addr;
     assert!(get(addr, "/healthz").await.ends_with("\r\n\r\nok"));
     env.schedule(pod("ok", "500m", "", json!({}))).await;
     env.create_pod(pod("stuck", "2", "", json!({}))).await;
@@ -36,4 +37,5 @@ async fn healthz_and_metrics() {
     assert!(m.contains("scheduler_e2e_scheduling_duration_seconds_count 1"), "{m}");
     assert!(m.contains("scheduler_pending_pods{queue=\"unschedulable\"} 1") || m.contains("scheduler_pending_pods{queue=\"backoff\"} 1"), "{m}");
     env.stop().await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), srv.wait()).await.expect("server stops with the scheduler");
 }
