@@ -7,6 +7,7 @@
 //! - [`leader_election`]: one active replica, elected on a `Lease`.
 //! - [`events`]: records `Event` objects about other objects.
 //! - [`backoff`]: jittered exponential backoff for retry loops.
+//! - [`config`]: kubeconfig files, `KUBECONFIG` merging, contexts, in-cluster config.
 //!
 //! See client/README.md for a usage example of each.
 //!
@@ -62,6 +63,7 @@
 mod api;
 pub mod backoff;
 mod client;
+pub mod config;
 pub mod controller;
 pub mod dynamic;
 pub mod error;
