@@ -301,6 +301,16 @@ impl Api<k8s_openapi::api::core::v1::Pod> {
     }
 }
 
+impl Api<k8s_openapi::api::core::v1::Namespace> {
+    /// namespaces/<name>/finalize: replaces spec.finalizers (nothing else);
+    /// a terminating namespace left with no finalizers is deleted.
+    pub async fn finalize(&self, ns: &k8s_openapi::api::core::v1::Namespace) -> Result<k8s_openapi::api::core::v1::Namespace> {
+        let name = name_of(ns)?;
+        let req = UpdateRequest { target: Some(self.rref_sub(&name, "finalize")), object: Some(raw(ns)?), dry_run: false, field_manager: String::new() };
+        decode(Some(self.client.throttled().await.update(req).await?.into_inner()))
+    }
+}
+
 fn list_request(rref: ResourceRef, lp: &ListParams) -> ListRequest {
     ListRequest {
         target: Some(rref),
