@@ -1,130 +1,34 @@
-//! kubeconfig files in upstream's format: loading (`--kubeconfig`,
-//! `KUBECONFIG`, `~/.kube/config`), merging, resolving the server and
-//! namespace of the current context, and writing changes back.
+//! kubectl's side of kubeconfig: the model, loading, merging and context
+//! resolution live in `client::config` (shared with the daemons); here is
+//! what only kubectl does with it: write files back in upstream's layout and
+//! print `config view` as upstream does.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+pub use client::config::*;
 use serde_json::Value;
 
 use crate::error::{CmdError, CmdResult};
 
-/// One kubeconfig document. Unknown fields survive a load/save round trip.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Kubeconfig {
-    #[serde(rename = "apiVersion", default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferences: Option<Value>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub clusters: Vec<NamedCluster>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub contexts: Vec<NamedContext>,
-    #[serde(rename = "current-context", default)]
-    pub current_context: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub users: Vec<NamedUser>,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NamedCluster {
-    pub name: String,
-    #[serde(default)]
-    pub cluster: Value,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NamedUser {
-    pub name: String,
-    #[serde(default)]
-    pub user: Value,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NamedContext {
-    pub name: String,
-    #[serde(default)]
-    pub context: Context,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Context {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub cluster: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub user: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub namespace: String,
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-impl Kubeconfig {
-    pub fn parse(text: &str) -> CmdResult<Self> {
-        if text.trim().is_empty() {
-            return Ok(Kubeconfig::default());
-        }
-        serde_yaml::from_str(text).map_err(|e| CmdError::msg(format!("error loading config: {e}")))
-    }
-
-    pub fn load(path: &Path) -> CmdResult<Self> {
-        match std::fs::read_to_string(path) {
-            Ok(t) => Self::parse(&t)
-                .map_err(|_| CmdError::msg(format!("error loading config file \"{}\": invalid kubeconfig", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Kubeconfig::default()),
-            Err(e) => Err(CmdError::msg(format!("error loading config file \"{}\": {e}", path.display()))),
+impl From<ConfigError> for CmdError {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            // Upstream prints these without the "error: " prefix.
+            ConfigError::Invalid(m) => CmdError::raw(m),
+            e => CmdError::msg(e.to_string()),
         }
     }
+}
 
-    pub fn context(&self, name: &str) -> Option<&Context> {
-        self.contexts.iter().find(|c| c.name == name).map(|c| &c.context)
-    }
-    pub fn cluster(&self, name: &str) -> Option<&Value> {
-        self.clusters.iter().find(|c| c.name == name).map(|c| &c.cluster)
-    }
-
-    /// Adds what `other` has and `self` lacks: upstream's rule that the
-    /// first file to set a value wins.
-    pub fn merge_from(&mut self, other: Kubeconfig) {
-        if self.current_context.is_empty() {
-            self.current_context = other.current_context;
-        }
-        if self.preferences.is_none() {
-            self.preferences = other.preferences;
-        }
-        for c in other.clusters {
-            if !self.clusters.iter().any(|x| x.name == c.name) {
-                self.clusters.push(c);
-            }
-        }
-        for c in other.contexts {
-            if !self.contexts.iter().any(|x| x.name == c.name) {
-                self.contexts.push(c);
-            }
-        }
-        for u in other.users {
-            if !self.users.iter().any(|x| x.name == u.name) {
-                self.users.push(u);
-            }
-        }
-    }
-
-    /// The document as upstream writes it: keys sorted, entries sorted by name,
+/// The document as kubectl writes and views it.
+pub trait ToValue {
+    /// As upstream writes it: keys sorted, entries sorted by name,
     /// `apiVersion`, `kind` and `preferences` always present.
-    pub fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value;
+}
+
+impl ToValue for Kubeconfig {
+    fn to_value(&self) -> Value {
         let mut me = self.clone();
         me.api_version.get_or_insert_with(|| "v1".into());
         me.kind.get_or_insert_with(|| "Config".into());
@@ -146,184 +50,23 @@ impl Kubeconfig {
         }
         crate::util::sort_keys(v)
     }
-
-    /// Hides secrets as `kubectl config view` does without `--raw`.
-    pub fn redact(&mut self) {
-        for c in &mut self.clusters {
-            omit(&mut c.cluster, "certificate-authority-data", "DATA+OMITTED");
-        }
-        for u in &mut self.users {
-            omit(&mut u.user, "client-certificate-data", "DATA+OMITTED");
-            omit(&mut u.user, "client-key-data", "DATA+OMITTED");
-            omit(&mut u.user, "token", "REDACTED");
-            omit(&mut u.user, "password", "REDACTED");
-        }
-    }
-
-    /// Keeps only what the current context uses (`--minify`).
-    pub fn minify(&mut self) -> CmdResult<()> {
-        let cur = self.current_context.clone();
-        if cur.is_empty() {
-            return Err(CmdError::msg("current-context must exist in order to minify"));
-        }
-        let ctx = self
-            .context(&cur)
-            .cloned()
-            .ok_or_else(|| CmdError::msg(format!("cannot locate context {cur}")))?;
-        self.contexts.retain(|c| c.name == cur);
-        self.clusters.retain(|c| c.name == ctx.cluster);
-        self.users.retain(|u| u.name == ctx.user);
-        Ok(())
-    }
 }
 
-fn omit(v: &mut Value, key: &str, with: &str) {
-    if let Some(x) = v.get_mut(key) {
-        if x.as_str().is_some_and(|s| !s.is_empty()) {
-            *x = Value::String(with.into());
-        }
-    }
-}
-
-/// Where kubeconfig files come from: `--kubeconfig`, else `KUBECONFIG`
-/// (a list separated by ':'), else `~/.kube/config`.
-#[derive(Debug, Clone)]
-pub struct ConfigFiles {
-    pub explicit: Option<PathBuf>,
-    pub paths: Vec<PathBuf>,
-}
-
-impl ConfigFiles {
-    pub fn locate(explicit: Option<&str>) -> Self {
-        if let Some(p) = explicit.filter(|p| !p.is_empty()) {
-            return ConfigFiles { explicit: Some(p.into()), paths: vec![p.into()] };
-        }
-        if let Ok(list) = std::env::var("KUBECONFIG") {
-            let paths: Vec<PathBuf> = list.split(':').filter(|p| !p.is_empty()).map(PathBuf::from).collect();
-            if !paths.is_empty() {
-                return ConfigFiles { explicit: None, paths };
-            }
-        }
-        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-        ConfigFiles { explicit: None, paths: vec![Path::new(&home).join(".kube").join("config")] }
-    }
-
-    /// All files merged, the first to set a value winning.
-    pub fn load_merged(&self) -> CmdResult<Kubeconfig> {
-        if let Some(p) = &self.explicit {
-            if !p.exists() {
-                return Err(CmdError::msg(format!("stat {}: no such file or directory", p.display())));
-            }
-        }
-        let mut merged = Kubeconfig::default();
-        for p in &self.paths {
-            merged.merge_from(Kubeconfig::load(p)?);
-        }
-        Ok(merged)
-    }
-
-    /// Upstream's GetDefaultFilename: the first file that exists, else the last.
-    pub fn default_file(&self) -> PathBuf {
-        self.paths.iter().find(|p| p.exists()).or(self.paths.last()).cloned().unwrap_or_default()
-    }
-
-    /// The file to change for `pred` (the one that defines it), else the default file.
-    pub fn file_for(&self, pred: impl Fn(&Kubeconfig) -> bool) -> CmdResult<PathBuf> {
-        for p in &self.paths {
-            if pred(&Kubeconfig::load(p)?) {
-                return Ok(p.clone());
-            }
-        }
-        Ok(self.default_file())
-    }
-
+/// Changing one kubeconfig file in place (`config set-context`, `use-context`...).
+pub trait Modify {
     /// Loads one file, lets `f` change it and writes it back.
-    pub fn modify(&self, path: &Path, f: impl FnOnce(&mut Kubeconfig) -> CmdResult<()>) -> CmdResult<()> {
-        let mut cfg = Kubeconfig::load(path)?;
+    fn modify(&self, path: &Path, f: impl FnOnce(&mut Kubeconfig) -> CmdResult<()>) -> CmdResult<()>;
+}
+
+impl Modify for ConfigFiles {
+    fn modify(&self, path: &Path, f: impl FnOnce(&mut Kubeconfig) -> CmdResult<()>) -> CmdResult<()> {
+        let mut cfg = Kubeconfig::load(path).map_err(CmdError::from)?;
         f(&mut cfg)?;
         let text = crate::util::to_yaml(&cfg.to_value());
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| CmdError::msg(format!("{}: {e}", dir.display())))?;
         }
         std::fs::write(path, text).map_err(|e| CmdError::msg(format!("{}: {e}", path.display())))
-    }
-}
-
-/// Connection flags that override the kubeconfig.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub kubeconfig: Option<String>,
-    pub context: Option<String>,
-    pub cluster: Option<String>,
-    pub user: Option<String>,
-    pub server: Option<String>,
-    pub namespace: Option<String>,
-}
-
-/// Where to connect and which namespace to use.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
-    /// "host:port" to dial.
-    pub address: String,
-    /// The server as written (for messages).
-    pub server: String,
-    pub namespace: String,
-    /// Whether the namespace came from `-n`.
-    pub namespace_explicit: bool,
-}
-
-/// Upstream's default when nothing names a server.
-pub const DEFAULT_SERVER: &str = "http://localhost:8080";
-
-impl Overrides {
-    pub fn resolve(&self, cfg: &Kubeconfig) -> CmdResult<Resolved> {
-        let ctx_name = self.context.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| cfg.current_context.clone());
-        let ctx = match cfg.context(&ctx_name) {
-            Some(c) => c.clone(),
-            None if self.context.as_deref().is_some_and(|c| !c.is_empty()) => {
-                return Err(CmdError::raw(format!(
-                    "Error in configuration: context was not found for specified context: {ctx_name}"
-                )))
-            }
-            None => Context::default(),
-        };
-        let cluster_name = self.cluster.clone().unwrap_or(ctx.cluster.clone());
-        let cluster_server = cfg
-            .cluster(&cluster_name)
-            .and_then(|c| c.get("server"))
-            .and_then(|s| s.as_str())
-            .map(str::to_string);
-        let server = self
-            .server
-            .clone()
-            .filter(|s| !s.is_empty())
-            .or(cluster_server)
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_SERVER.into());
-        let (namespace, namespace_explicit) = match self.namespace.clone().filter(|n| !n.is_empty()) {
-            Some(n) => (n, true),
-            None if !ctx.namespace.is_empty() => (ctx.namespace.clone(), false),
-            None => ("default".into(), false),
-        };
-        Ok(Resolved { address: dial_address(&server), server, namespace, namespace_explicit })
-    }
-}
-
-/// "https://host:port/" or "http://host:port" or "host:port" -> "host:port".
-/// For now every server is dialed in plaintext gRPC, even an https:// one:
-/// TLS arrives with a later issue.
-pub fn dial_address(server: &str) -> String {
-    let (scheme, rest) = match server.split_once("://") {
-        Some((s, r)) => (s, r),
-        None => ("", server),
-    };
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    let has_port = if hostport.starts_with('[') { hostport.contains("]:") } else { hostport.contains(':') };
-    if has_port {
-        hostport.to_string()
-    } else {
-        let port = if scheme == "https" { 443 } else { 80 };
-        format!("{hostport}:{port}")
     }
 }
 
@@ -356,30 +99,6 @@ users:
 "#;
 
     #[test]
-    fn resolves_context_server_and_namespace() {
-        let cfg = Kubeconfig::parse(CFG).unwrap();
-        let r = Overrides::default().resolve(&cfg).unwrap();
-        assert_eq!((r.address.as_str(), r.namespace.as_str()), ("127.0.0.1:6443", "default"));
-        let o = Overrides { context: Some("other".into()), ..Default::default() };
-        let r = o.resolve(&cfg).unwrap();
-        assert_eq!((r.address.as_str(), r.namespace.as_str()), ("10.0.0.1:7443", "kube-system"));
-        let o = Overrides { server: Some("127.0.0.1:9".into()), namespace: Some("x".into()), ..Default::default() };
-        let r = o.resolve(&cfg).unwrap();
-        assert_eq!((r.address.as_str(), r.namespace.as_str(), r.namespace_explicit), ("127.0.0.1:9", "x", true));
-        let o = Overrides { context: Some("nope".into()), ..Default::default() };
-        assert!(o.resolve(&cfg).is_err());
-    }
-
-    #[test]
-    fn dial_addresses() {
-        assert_eq!(dial_address("https://h:1/"), "h:1");
-        assert_eq!(dial_address("http://h"), "h:80");
-        assert_eq!(dial_address("https://h"), "h:443");
-        assert_eq!(dial_address("h:5"), "h:5");
-        assert_eq!(dial_address("http://[::1]:6443"), "[::1]:6443");
-    }
-
-    #[test]
     fn view_matches_upstream() {
         let mut cfg = Kubeconfig::parse(CFG).unwrap();
         cfg.redact();
@@ -402,16 +121,6 @@ users:
         // `kubectl --kubeconfig <empty file> config view` from the real kubectl.
         let got = crate::util::to_yaml(&Kubeconfig::parse("").unwrap().to_value());
         assert_eq!(got, "apiVersion: v1\nclusters: null\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {}\nusers: null\n");
-    }
-
-    #[test]
-    fn merge_first_wins() {
-        let mut a = Kubeconfig::parse("current-context: a\ncontexts:\n- name: a\n  context: {cluster: x}\n").unwrap();
-        let b = Kubeconfig::parse(CFG).unwrap();
-        a.merge_from(b);
-        assert_eq!(a.current_context, "a");
-        assert_eq!(a.contexts.len(), 3);
-        assert_eq!(a.context("a").unwrap().cluster, "x");
     }
 }
 

@@ -31,8 +31,8 @@ impl Ctx {
         if let Some(r) = self.resolved.get() {
             return Ok(r);
         }
-        let cfg = self.files.load_merged()?;
-        let r = self.overrides.resolve(&cfg)?;
+        // The files, else (in a pod, when they name no server) the in-cluster config.
+        let r = self.overrides.load(&self.files)?;
         crate::error::set_server_for_messages(&r.address);
         Ok(self.resolved.get_or_init(|| r))
     }

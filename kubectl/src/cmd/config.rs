@@ -5,7 +5,7 @@
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::config::{Kubeconfig, NamedCluster, NamedContext, NamedUser};
+use crate::config::{Kubeconfig, Modify, NamedCluster, NamedContext, NamedUser, ToValue};
 use crate::context::{out, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::printers::Output;
