@@ -32,30 +32,21 @@ struct Args {
     /// How often to compact etcd history older than one interval (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = api::duration::parse)]
     etcd_compaction_interval: Duration,
-    /// Log format: text or json.
-    #[arg(long, default_value = "text")]
-    log_format: String,
+    #[command(flatten)]
+    log: daemon::logging::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    if args.log_format == "json" {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
-    }
+    args.log.init()?;
+    let shutdown = daemon::signals::shutdown_token()?;
     let mut cfg = apiserver::server::Config::new(args.etcd_servers, SocketAddr::new(args.bind_address, args.secure_port));
     cfg.service_cluster_ip_range = args.service_cluster_ip_range;
     cfg.service_node_port_range = args.service_node_port_range;
     cfg.compaction_interval = args.etcd_compaction_interval;
     let running = apiserver::server::start(cfg).await.context("starting kube-apiserver")?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt: shutting down"),
-    }
+    shutdown.cancelled().await;
     running.stop().await;
     Ok(())
 }

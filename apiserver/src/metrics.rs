@@ -1,72 +1,64 @@
-//! Request metrics in Prometheus text format
-//! (`apiserver_request_total`, `apiserver_request_duration_seconds`).
+//! Request metrics (`apiserver_request_total`,
+//! `apiserver_request_duration_seconds`, `apiserver_registered_watchers`)
+//! in a `daemon::metrics::Registry`, served on `/metrics`.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use daemon::metrics::{Counter, Family, Gauge, Histogram, Registry};
 
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
-#[derive(Default)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Counter>,
+    latency: Family<Histogram>,
+    watchers: Family<Gauge>,
 }
 
-#[derive(Default)]
-pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, String), u64>>,
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
-    watchers: Mutex<BTreeMap<String, i64>>,
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        Metrics {
+            requests: registry.counter_vec("apiserver_request_total", "Requests by verb, resource and response code.", &["verb", "resource", "code"]),
+            latency: registry.histogram_vec("apiserver_request_duration_seconds", "Request latency by verb and resource.", &["verb", "resource"], BUCKETS),
+            watchers: registry.gauge_vec("apiserver_registered_watchers", "Open watches by resource.", &["resource"]),
+            registry,
+        }
+    }
 }
 
 impl Metrics {
     pub fn observe(&self, verb: &str, resource: &str, code: &str, took: Duration) {
-        *self.requests.lock().entry((verb.into(), resource.into(), code.into())).or_default() += 1;
-        let mut lat = self.latency.lock();
-        let h = lat.entry((verb.into(), resource.into())).or_default();
-        if h.counts.is_empty() {
-            h.counts = vec![0; BUCKETS.len()];
-        }
-        let secs = took.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        self.requests.with(&[verb, resource, code]).inc();
+        self.latency.with(&[verb, resource]).observe(took);
     }
 
     pub fn watchers(&self, resource: &str, delta: i64) {
-        *self.watchers.lock().entry(resource.into()).or_default() += delta;
+        self.watchers.with(&[resource]).add(delta);
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP apiserver_request_total Requests by verb, resource and response code.\n");
-        out.push_str("# TYPE apiserver_request_total counter\n");
-        for ((verb, res, code), n) in self.requests.lock().iter() {
-            let _ = writeln!(out, "apiserver_request_total{{verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"}} {n}");
-        }
-        out.push_str("# HELP apiserver_request_duration_seconds Request latency by verb and resource.\n");
-        out.push_str("# TYPE apiserver_request_duration_seconds histogram\n");
-        for ((verb, res), h) in self.latency.lock().iter() {
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"{b}\"}} {}", h.counts[i]);
-            }
-            let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "apiserver_request_duration_seconds_sum{{verb=\"{verb}\",resource=\"{res}\"}} {}", h.sum);
-            let _ = writeln!(out, "apiserver_request_duration_seconds_count{{verb=\"{verb}\",resource=\"{res}\"}} {}", h.count);
-        }
-        out.push_str("# HELP apiserver_registered_watchers Open watches by resource.\n");
-        out.push_str("# TYPE apiserver_registered_watchers gauge\n");
-        for (res, n) in self.watchers.lock().iter() {
-            let _ = writeln!(out, "apiserver_registered_watchers{{resource=\"{res}\"}} {n}");
-        }
-        out
+        self.registry.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_requests_latency_and_watchers() {
+        let m = Metrics::default();
+        m.observe("get", "pods", "404", Duration::from_millis(2));
+        m.watchers("pods", 1);
+        let t = m.render();
+        assert!(t.contains("apiserver_request_total{verb=\"get\",resource=\"pods\",code=\"404\"} 1\n"), "{t}");
+        assert!(t.contains("apiserver_request_duration_seconds_bucket{verb=\"get\",resource=\"pods\",le=\"0.001\"} 0\n"), "{t}");
+        assert!(t.contains("apiserver_request_duration_seconds_bucket{verb=\"get\",resource=\"pods\",le=\"0.0025\"} 1\n"), "{t}");
+        assert!(t.contains("apiserver_registered_watchers{resource=\"pods\"} 1\n"), "{t}");
     }
 }

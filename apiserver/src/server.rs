@@ -3,10 +3,12 @@
 //! /healthz, /readyz, /livez and /metrics.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
+use daemon::health::Health;
 use proto::v1::ResourceRef;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -48,6 +50,7 @@ impl Config {
 pub struct Running {
     pub addr: SocketAddr,
     pub store: Arc<Store>,
+    stopping: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -55,6 +58,8 @@ pub struct Running {
 impl Running {
     /// Stops serving; open watches end.
     pub async fn stop(self) {
+        // /readyz fails from here on, as upstream's "shutdown" check.
+        self.stopping.store(true, Ordering::Relaxed);
         // Ending every watch first lets the graceful shutdown finish.
         self.store.cache().stop();
         let _ = self.shutdown.send(true);
@@ -90,14 +95,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let grpc = proto::v1::api_server::ApiServer::new(svc)
         .max_decoding_message_size(64 * 1024 * 1024)
         .max_encoding_message_size(512 * 1024 * 1024);
-    let ready_store = store.clone();
-    let m = metrics.clone();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let health = health_checks(store.clone(), stopping.clone());
     let router = tonic::service::Routes::new(grpc)
         .into_axum_router()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(move || readyz(ready_store.clone())))
-        .route("/metrics", get(move || { let m = m.clone(); async move { m.render() } }))
+        .merge(daemon::health::router(&health, metrics.registry()))
         .route("/version", get(|| async { serde_json::to_string(&api::version::get()).unwrap_or_default() }));
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
@@ -116,14 +118,28 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
     });
     tracing::info!(%addr, "kube-apiserver serving gRPC, /healthz, /readyz, /metrics");
-    Ok(Running { addr, store, shutdown: tx, task })
+    Ok(Running { addr, store, stopping, shutdown: tx, task })
 }
 
-async fn readyz(store: Arc<Store>) -> (axum::http::StatusCode, &'static str) {
-    match tokio::time::timeout(Duration::from_secs(2), store.storage().current_revision()).await {
-        Ok(Ok(_)) => (axum::http::StatusCode::OK, "ok"),
-        _ => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "etcd not reachable"),
-    }
+/// Upstream's checks: `etcd` (readyz only here, so an etcd outage does not
+/// get the apiserver restarted) and `shutdown` once stopping.
+fn health_checks(store: Arc<Store>, stopping: Arc<AtomicBool>) -> Health {
+    let health = Health::new();
+    health.add_readyz_check("etcd", move || {
+        let store = store.clone();
+        async move {
+            match tokio::time::timeout(Duration::from_secs(2), store.storage().current_revision()).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(format!("etcd: {e}")),
+                Err(_) => Err("etcd did not answer within 2s".into()),
+            }
+        }
+    });
+    health.add_readyz_check("shutdown", move || {
+        let stopping = stopping.load(Ordering::Relaxed);
+        async move { if stopping { Err("process is shutting down".into()) } else { Ok(()) } }
+    });
+    health
 }
 
 fn rref(group: &str, resource: &str, ns: &str, name: &str) -> ResourceRef {
