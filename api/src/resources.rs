@@ -43,6 +43,12 @@ pub fn is_supported_pod_level_resource(name: &str) -> bool {
     name == CPU || name == MEMORY
 }
 
+/// Whether spec.resources.requests sets cpu or memory (upstream's IsPodLevelRequestsSet).
+pub fn is_pod_level_requests_set(pod: &Pod) -> bool {
+    let reqs = pod.spec.as_ref().and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref());
+    reqs.into_iter().flatten().any(|(k, _)| is_supported_pod_level_resource(k))
+}
+
 /// A container's requests, each missing one defaulted to its limit as the
 /// apiserver's defaulting does (a no-op for objects that went through it).
 pub fn container_requests(c: &Container) -> ResourceList {
@@ -223,6 +229,10 @@ mod tests {
         let r = pod_requests(&p, &PodResourcesOptions::default());
         assert_eq!(milli(&r, CPU), 2000, "pod-level requests win");
         assert!(!r.contains_key("nvidia.com/gpu"), "only cpu and memory are pod-level resources");
+
+        assert!(is_pod_level_requests_set(&p));
+        let p = pod(json!({"containers": [c("a", json!({"cpu": "100m"}))], "resources": {"requests": {"nvidia.com/gpu": "1"}, "limits": {"cpu": "1"}}}));
+        assert!(!is_pod_level_requests_set(&p), "limits and unsupported names do not count");
 
         let p = pod(json!({"containers": [{"name": "a"}, {"name": "b", "resources": {"limits": {"memory": "1Gi"}}}]}));
         let nz = PodResourcesOptions { non_missing_container_requests: non_zero_requests(), ..Default::default() };
