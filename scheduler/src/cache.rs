@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Taint};
 
+use api::selector::Labels;
+
 use crate::listers::ListerHandle;
-use crate::pod_info::{HostPort, PodInfo};
+use crate::pod_info::{normalize_image, HostPort, PodInfo};
 use crate::resource::{node_allocatable, Resource};
-use crate::selector::Labels;
 
 #[derive(Debug, Clone, Default)]
 pub struct NodeInfo {
@@ -31,7 +32,7 @@ pub struct NodeInfo {
     pub pods_with_affinity: usize,
     pub pods_with_required_anti_affinity: usize,
     pub used_ports: Vec<HostPort>,
-    /// Image name -> size in bytes, from node.status.images.
+    /// Normalized image name -> size in bytes, from node.status.images.
     pub images: Arc<HashMap<String, i64>>,
     pub generation: u64,
 }
@@ -52,8 +53,9 @@ impl NodeInfo {
         self.allocatable = node_allocatable(&node);
         let mut images = HashMap::new();
         for img in node.status.as_ref().and_then(|s| s.images.as_ref()).into_iter().flatten() {
+            // The kubelet reports fully qualified names; pods' images are normalized the same way.
             for n in img.names.iter().flatten() {
-                images.insert(n.clone(), img.size_bytes.unwrap_or(0));
+                images.insert(normalize_image(n), img.size_bytes.unwrap_or(0));
             }
         }
         self.images = Arc::new(images);

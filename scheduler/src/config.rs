@@ -211,18 +211,9 @@ impl Default for SchedulerConfig {
     }
 }
 
-fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
-    let bad = || ConfigError::Invalid(format!("duration {s:?}"));
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(bad)?);
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs_f64(secs))
+/// A metav1.Duration field: Go's time.ParseDuration ("15s", "1m", "1h30m").
+fn parse_duration(field: &str, s: &str) -> Result<Duration, ConfigError> {
+    api::duration::parse(s).map_err(|e| ConfigError::Invalid(format!("leaderElection.{field}: {e}")))
 }
 
 fn weighted(list: &[Value], what: &str) -> Result<Vec<(String, i64)>, ConfigError> {
@@ -444,7 +435,7 @@ impl SchedulerConfig {
         }
         let le = raw.leader_election.clone().unwrap_or_default();
         let d = LeaderElection::default();
-        let dur = |s: &Option<String>, def: Duration| s.as_deref().map(parse_duration).transpose().map(|v| v.unwrap_or(def));
+        let dur = |field: &str, s: &Option<String>, def: Duration| s.as_deref().map(|s| parse_duration(field, s)).transpose().map(|v| v.unwrap_or(def));
         Ok(SchedulerConfig {
             percentage_of_nodes_to_score: pct,
             pod_initial_backoff: Duration::from_secs(raw.pod_initial_backoff_seconds.unwrap_or(1)),
@@ -452,9 +443,9 @@ impl SchedulerConfig {
             parallelism: raw.parallelism.unwrap_or(16),
             leader_election: LeaderElection {
                 leader_elect: le.leader_elect.unwrap_or(true),
-                lease_duration: dur(&le.lease_duration, d.lease_duration)?,
-                renew_deadline: dur(&le.renew_deadline, d.renew_deadline)?,
-                retry_period: dur(&le.retry_period, d.retry_period)?,
+                lease_duration: dur("leaseDuration", &le.lease_duration, d.lease_duration)?,
+                renew_deadline: dur("renewDeadline", &le.renew_deadline, d.renew_deadline)?,
+                retry_period: dur("retryPeriod", &le.retry_period, d.retry_period)?,
                 resource_name: le.resource_name.unwrap_or(d.resource_name),
                 resource_namespace: le.resource_namespace.unwrap_or(d.resource_namespace),
             },
@@ -540,6 +531,11 @@ profiles:
         assert_eq!(c.percentage_of_nodes_to_score, 50);
         assert!(!c.leader_election.leader_elect);
         assert_eq!(c.leader_election.lease_duration, Duration::from_secs(4));
+        let go = SchedulerConfig::from_yaml(&y.replace("leaseDuration: 4s", "leaseDuration: 1m30s\n  retryPeriod: 500ms")).unwrap();
+        assert_eq!(go.leader_election.lease_duration, Duration::from_secs(90), "Go durations, not only seconds");
+        assert_eq!(go.leader_election.retry_period, Duration::from_millis(500));
+        let bad = SchedulerConfig::from_yaml(&y.replace("leaseDuration: 4s", "leaseDuration: 1d")).unwrap_err();
+        assert_eq!(bad.to_string(), "invalid KubeSchedulerConfiguration: leaderElection.leaseDuration: time: unknown unit \"d\" in duration \"1d\"");
         let bp = &c.profiles[1];
         assert_eq!(bp.scheduler_name, "bin-packer");
         assert_eq!(names(&bp.filter), ["NodeResourcesFit"]);

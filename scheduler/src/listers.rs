@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use crate::selector::{Labels, Selector};
+use api::selector::{Labels, Selector};
 
 pub trait Listers: Send + Sync {
     /// Labels of namespace `name`; empty when it is unknown, as upstream.

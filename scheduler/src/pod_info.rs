@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, Toleration, TopologySpreadConstraint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use api::affinity::{preferred_terms, NodeTerm, RequiredNodeAffinity};
+use api::selector::{Labels, Operator, Requirement, Selector};
 
 use crate::resource::{pod_requests, Resource};
-use crate::selector::{Labels, NodeSelector, NodeTerm, Op, Requirement, Selector};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {
@@ -33,25 +36,34 @@ pub struct AffinityTerm {
     pub topology_key: String,
 }
 
+/// A metav1.LabelSelector compiled; one the apiserver would refuse selects
+/// nothing rather than everything.
+fn compile(sel: Option<&LabelSelector>) -> Selector {
+    Selector::from_label_selector(sel).unwrap_or_else(|_| Selector::nothing())
+}
+
+/// Adds `key <op> (value of key on the incoming pod)` for each of `keys` the
+/// pod has (matchLabelKeys / mismatchLabelKeys).
+fn add_label_keys(selector: &mut Selector, keys: Option<&Vec<String>>, op: Operator, pod_labels: &Labels) {
+    for k in keys.into_iter().flatten() {
+        let Some(v) = pod_labels.get(k) else { continue };
+        match Requirement::new(k, op, vec![v.clone()]) {
+            Ok(r) => selector.add(r),
+            Err(_) => *selector = Selector::nothing(),
+        }
+    }
+}
+
 impl AffinityTerm {
     fn new(t: &PodAffinityTerm, pod_ns: &str, pod_labels: &Labels) -> Self {
-        let mut selector = Selector::from_label_selector(t.label_selector.as_ref());
-        // matchLabelKeys / mismatchLabelKeys take their values from the incoming pod.
-        for k in t.match_label_keys.iter().flatten() {
-            if let Some(v) = pod_labels.get(k) {
-                selector.add(Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) });
-            }
-        }
-        for k in t.mismatch_label_keys.iter().flatten() {
-            if let Some(v) = pod_labels.get(k) {
-                selector.add(Requirement { key: k.clone(), op: Op::NotIn(vec![v.clone()]) });
-            }
-        }
+        let mut selector = compile(t.label_selector.as_ref());
+        add_label_keys(&mut selector, t.match_label_keys.as_ref(), Operator::In, pod_labels);
+        add_label_keys(&mut selector, t.mismatch_label_keys.as_ref(), Operator::NotIn, pod_labels);
         let mut namespaces = t.namespaces.clone().unwrap_or_default();
         if namespaces.is_empty() && t.namespace_selector.is_none() {
             namespaces.push(pod_ns.to_string());
         }
-        let namespace_selector = Selector::from_label_selector(t.namespace_selector.as_ref());
+        let namespace_selector = compile(t.namespace_selector.as_ref());
         AffinityTerm { selector, namespaces, namespace_selector, topology_key: t.topology_key.clone() }
     }
 
@@ -64,7 +76,7 @@ impl AffinityTerm {
     /// Whether the term selects pods regardless of their namespace's labels
     /// (no namespaceSelector, or `{}`): then [`Self::matches`] needs no labels.
     pub fn namespaces_resolved(&self) -> bool {
-        self.namespace_selector == Selector::nothing() || self.namespace_selector.is_empty()
+        self.namespace_selector.is_nothing() || self.namespace_selector.is_empty()
     }
 
     /// upstream mergeAffinityTermNamespacesIfNotEmpty: for the incoming pod's
@@ -112,12 +124,8 @@ pub struct SpreadConstraint {
 
 impl SpreadConstraint {
     pub fn new(c: &TopologySpreadConstraint, pod_labels: &Labels) -> Self {
-        let mut selector = Selector::from_label_selector(c.label_selector.as_ref());
-        for k in c.match_label_keys.iter().flatten() {
-            if let Some(v) = pod_labels.get(k) {
-                selector.add(Requirement { key: k.clone(), op: Op::In(vec![v.clone()]) });
-            }
-        }
+        let mut selector = compile(c.label_selector.as_ref());
+        add_label_keys(&mut selector, c.match_label_keys.as_ref(), Operator::In, pod_labels);
         SpreadConstraint {
             max_skew: c.max_skew,
             topology_key: c.topology_key.clone(),
@@ -147,9 +155,10 @@ pub struct PodInfo {
     pub non_zero: Resource,
     pub host_ports: Vec<HostPort>,
     pub tolerations: Vec<Toleration>,
-    pub node_selector: Option<Labels>,
-    pub required_node_affinity: Option<NodeSelector>,
-    pub preferred_node_affinity: Vec<(i64, NodeTerm)>,
+    /// spec.nodeSelector and the required node affinity terms.
+    pub required_node_affinity: RequiredNodeAffinity,
+    /// The preferred node affinity terms with a non-zero weight.
+    pub preferred_node_affinity: Vec<(i32, NodeTerm)>,
     pub required_affinity: Vec<AffinityTerm>,
     pub required_anti_affinity: Vec<AffinityTerm>,
     pub preferred_affinity: Vec<WeightedTerm>,
@@ -179,16 +188,8 @@ impl PodInfo {
         }
         let aff = spec.affinity.as_ref();
         let na = aff.and_then(|a| a.node_affinity.as_ref());
-        let required_node_affinity = na
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref())
-            .map(|s| NodeSelector::new(&s.node_selector_terms));
-        let preferred_node_affinity = na
-            .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.as_ref())
-            .into_iter()
-            .flatten()
-            .filter(|p| p.weight != 0)
-            .map(|p| (p.weight as i64, NodeTerm::new(&p.preference)))
-            .collect();
+        let preferred = na.and_then(|n| n.preferred_during_scheduling_ignored_during_execution.as_deref()).unwrap_or_default();
+        let preferred_node_affinity = preferred_terms(preferred).into_iter().filter(|(w, _)| *w != 0).collect();
         let pa = aff.and_then(|a| a.pod_affinity.as_ref());
         let paa = aff.and_then(|a| a.pod_anti_affinity.as_ref());
         let terms = |v: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
@@ -205,19 +206,20 @@ impl PodInfo {
         let preferred_affinity = weighted(pa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()));
         let preferred_anti_affinity = weighted(paa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()));
         let spread = spec.topology_spread_constraints.iter().flatten().map(|c| SpreadConstraint::new(c, &labels)).collect();
-        let images = spec.containers.iter().filter_map(|c| c.image.as_deref()).map(normalize_image).collect();
+        let images =
+            spec.init_containers.iter().flatten().chain(&spec.containers).filter_map(|c| c.image.as_deref()).map(normalize_image).collect();
+        let (requests, non_zero) = pod_requests(&pod);
         PodInfo {
             key: format!("{namespace}/{name}"),
             uid: md.uid.clone().unwrap_or_default(),
             priority: spec.priority.unwrap_or(0),
             node_name: spec.node_name.clone().filter(|n| !n.is_empty()),
             scheduler_name: spec.scheduler_name.clone().unwrap_or_else(|| "default-scheduler".into()),
-            requests: pod_requests(&pod, false),
-            non_zero: pod_requests(&pod, true),
+            requests,
+            non_zero,
             host_ports,
             tolerations: spec.tolerations.clone().unwrap_or_default(),
-            node_selector: spec.node_selector.clone().filter(|s| !s.is_empty()),
-            required_node_affinity,
+            required_node_affinity: RequiredNodeAffinity::from_pod(&pod),
             preferred_node_affinity,
             required_affinity,
             required_anti_affinity,
@@ -242,27 +244,15 @@ impl PodInfo {
     }
 }
 
-/// "busybox" -> "busybox:latest"; digests and tags are kept.
+/// The fully qualified image reference ("busybox" -> "docker.io/library/busybox:latest"),
+/// so pod specs and node.status.images compare equal; an invalid name is kept as written.
 pub fn normalize_image(name: &str) -> String {
-    let last = name.rsplit('/').next().unwrap_or(name);
-    if name.contains('@') || last.contains(':') {
-        name.to_string()
-    } else {
-        format!("{name}:latest")
-    }
+    api::image::normalize(name).unwrap_or_else(|_| name.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_names_get_latest() {
-        assert_eq!(normalize_image("busybox"), "busybox:latest");
-        assert_eq!(normalize_image("localhost:5000/app"), "localhost:5000/app:latest");
-        assert_eq!(normalize_image("app:1.0"), "app:1.0");
-        assert_eq!(normalize_image("app@sha256:ab"), "app@sha256:ab");
-    }
 
     #[test]
     fn host_port_conflicts() {

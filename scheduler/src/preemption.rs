@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
+use api::selector::Selector;
+
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{Code, CycleState, Framework, Status};
 use crate::pod_info::PodInfo;
 use crate::schedule_one::{reasons_histogram, Diagnosis};
-use crate::selector::Selector;
 
 pub const NOT_HELPFUL: &str = "Preemption is not helpful for scheduling";
 pub const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
@@ -44,7 +45,7 @@ fn fits(fw: &Framework, pod: &PodInfo, snap: &Snapshot, node: &NodeInfo) -> bool
 /// status.disruptionsAllowed and the others. A PDB without status allows 0.
 fn split_by_pdb_violation(pods: Vec<Arc<PodInfo>>, pdbs: &[Arc<PodDisruptionBudget>]) -> (Vec<Arc<PodInfo>>, Vec<Arc<PodInfo>>) {
     let compiled: Vec<(&PodDisruptionBudget, Selector)> =
-        pdbs.iter().map(|p| (&**p, Selector::from_label_selector(p.spec.as_ref().and_then(|s| s.selector.as_ref())))).collect();
+        pdbs.iter().map(|p| (&**p, Selector::from_label_selector(p.spec.as_ref().and_then(|s| s.selector.as_ref())).unwrap_or_else(|_| Selector::nothing()))).collect();
     let mut allowed: Vec<i32> = pdbs.iter().map(|p| p.status.as_ref().and_then(|s| s.disruptions_allowed).unwrap_or(0)).collect();
     let (mut violating, mut ok) = (vec![], vec![]);
     for p in pods {

@@ -1,21 +1,17 @@
-//! Resource vectors (upstream framework.Resource) and the pod request rules.
+//! The scheduler's resource vector (upstream framework.Resource): integer
+//! amounts per resource, summed per node. What a pod requests comes from
+//! `api::resources` (upstream's PodRequests); this module only turns those
+//! lists into integers once per pod, so the filters and scorers never parse.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Node, Pod};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::api::core::v1::{Node, Pod};
 
-use crate::quantity;
-
-/// Default requests assumed for scoring when a container sets none
-/// (upstream's DefaultMilliCPURequest / DefaultMemoryRequest).
-pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
-pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
-
-pub const CPU: &str = "cpu";
-pub const MEMORY: &str = "memory";
-pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
-pub const PODS: &str = "pods";
+use api::quantity::{resource_list, Format, Quantity, ResourceList};
+use api::resources::{
+    is_pod_level_requests_set, pod_requests as api_pod_requests, PodResourcesOptions, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST,
+};
+pub use api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, PODS};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resource {
@@ -28,16 +24,17 @@ pub struct Resource {
 }
 
 impl Resource {
-    pub fn from_list(list: Option<&BTreeMap<String, Quantity>>) -> Self {
+    /// upstream's Resource.Add of a ResourceList: cpu in millicores, the rest in units.
+    pub fn from_list(list: &ResourceList) -> Self {
         let mut r = Resource::default();
-        for (k, q) in list.into_iter().flatten() {
+        for (k, q) in list {
             match k.as_str() {
-                CPU => r.milli_cpu = quantity::milli_value(&q.0),
-                MEMORY => r.memory = quantity::value(&q.0),
-                EPHEMERAL_STORAGE => r.ephemeral_storage = quantity::value(&q.0),
-                PODS => r.allowed_pod_number = quantity::value(&q.0),
+                CPU => r.milli_cpu = q.milli_value(),
+                MEMORY => r.memory = q.value(),
+                EPHEMERAL_STORAGE => r.ephemeral_storage = q.value(),
+                PODS => r.allowed_pod_number = q.value(),
                 other => {
-                    r.scalar.insert(other.to_string(), quantity::value(&q.0));
+                    r.scalar.insert(other.to_string(), q.value());
                 }
             }
         }
@@ -64,27 +61,9 @@ impl Resource {
         }
     }
 
-    /// Element-wise maximum.
-    pub fn max_with(&mut self, o: &Resource) {
-        self.milli_cpu = self.milli_cpu.max(o.milli_cpu);
-        self.memory = self.memory.max(o.memory);
-        self.ephemeral_storage = self.ephemeral_storage.max(o.ephemeral_storage);
-        self.allowed_pod_number = self.allowed_pod_number.max(o.allowed_pod_number);
-        for (k, v) in &o.scalar {
-            let e = self.scalar.entry(k.clone()).or_default();
-            *e = (*e).max(*v);
-        }
-    }
-
     /// One named resource ("cpu" in millicores, the rest in base units).
     pub fn get(&self, name: &str) -> i64 {
-        match name {
-            CPU => self.milli_cpu,
-            MEMORY => self.memory,
-            EPHEMERAL_STORAGE => self.ephemeral_storage,
-            PODS => self.allowed_pod_number,
-            other => self.scalar.get(other).copied().unwrap_or(0),
-        }
+        self.get_key(&ResKey::parse(name))
     }
 
     /// One resource by a pre-parsed key (the scorers' hot path).
@@ -125,126 +104,81 @@ impl ResKey {
     }
 }
 
-fn container_requests(c: &Container, non_zero: bool) -> Resource {
-    let res = c.resources.as_ref();
-    // The apiserver defaults requests to limits; do the same for objects that skipped it.
-    let mut r = Resource::from_list(res.and_then(|r| r.limits.as_ref()));
-    let req = Resource::from_list(res.and_then(|r| r.requests.as_ref()));
-    let has = |name: &str| res.and_then(|r| r.requests.as_ref()).is_some_and(|m| m.contains_key(name));
-    let has_limit = |name: &str| res.and_then(|r| r.limits.as_ref()).is_some_and(|m| m.contains_key(name));
-    if has(CPU) || !has_limit(CPU) {
-        r.milli_cpu = req.milli_cpu;
+/// upstream's getNonMissingContainerRequests: without pod-level requests every
+/// container lacking cpu/memory counts 100m / 200Mi; with them, only a
+/// resource the whole pod leaves unset gets the default.
+fn non_missing_container_requests(requests: &ResourceList, pod_level_set: bool) -> ResourceList {
+    let mut out = ResourceList::new();
+    if !pod_level_set || !requests.contains_key(CPU) {
+        out.insert(CPU.into(), Quantity::from_milli(DEFAULT_MILLI_CPU_REQUEST, Format::DecimalSI));
     }
-    if has(MEMORY) || !has_limit(MEMORY) {
-        r.memory = req.memory;
+    if !pod_level_set || !requests.contains_key(MEMORY) {
+        out.insert(MEMORY.into(), Quantity::from_value(DEFAULT_MEMORY_REQUEST, Format::DecimalSI));
     }
-    if has(EPHEMERAL_STORAGE) || !has_limit(EPHEMERAL_STORAGE) {
-        r.ephemeral_storage = req.ephemeral_storage;
-    }
-    for (k, v) in req.scalar {
-        r.scalar.insert(k, v);
-    }
-    r.allowed_pod_number = 0;
-    if non_zero {
-        if !has(CPU) && !has_limit(CPU) {
-            r.milli_cpu = DEFAULT_MILLI_CPU_REQUEST;
-        }
-        if !has(MEMORY) && !has_limit(MEMORY) {
-            r.memory = DEFAULT_MEMORY_REQUEST;
-        }
-    }
-    r
+    out
 }
 
-/// The pod's effective requests as upstream's `resource.PodRequests`:
-/// max(sum of app containers (+ sidecars), each init container (+ sidecars started before it)) + overhead.
-/// With `non_zero`, containers without cpu/memory requests count as 100m / 200Mi (scoring only).
-pub fn pod_requests(pod: &Pod, non_zero: bool) -> Resource {
-    let Some(spec) = pod.spec.as_ref() else { return Resource::default() };
-    let mut reqs = Resource::default();
-    for c in &spec.containers {
-        reqs.add(&container_requests(c, non_zero));
-    }
-    let mut sidecars = Resource::default();
-    let mut init_max = Resource::default();
-    for ic in spec.init_containers.iter().flatten() {
-        let r = container_requests(ic, non_zero);
-        let this = if ic.restart_policy.as_deref() == Some("Always") {
-            reqs.add(&r);
-            sidecars.add(&r);
-            sidecars.clone()
-        } else {
-            let mut t = r;
-            t.add(&sidecars);
-            t
-        };
-        init_max.max_with(&this);
-    }
-    reqs.max_with(&init_max);
-    if let Some(overhead) = spec.overhead.as_ref() {
-        reqs.add(&Resource::from_list(Some(overhead)));
-    }
-    reqs
+/// A pod's requests and its non-zero requests (scoring: the defaults above
+/// for what is unset), as upstream's calculateResource.
+pub fn pod_requests(pod: &Pod) -> (Resource, Resource) {
+    let requests = api_pod_requests(pod, &PodResourcesOptions::default());
+    let non_missing = non_missing_container_requests(&requests, is_pod_level_requests_set(pod));
+    let non_zero = if non_missing.is_empty() {
+        Resource::from_list(&requests)
+    } else {
+        let opts = PodResourcesOptions { non_missing_container_requests: non_missing, ..Default::default() };
+        Resource::from_list(&api_pod_requests(pod, &opts))
+    };
+    (Resource::from_list(&requests), non_zero)
 }
 
 /// The node's allocatable resources (capacity when allocatable is unset).
 pub fn node_allocatable(node: &Node) -> Resource {
     let st = node.status.as_ref();
-    Resource::from_list(st.and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref())))
+    Resource::from_list(&resource_list(st.and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()))))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+    use serde_json::json;
 
-    pub fn container(cpu: Option<&str>, mem: Option<&str>) -> Container {
-        let mut req = BTreeMap::new();
-        if let Some(c) = cpu {
-            req.insert("cpu".to_string(), Quantity(c.into()));
-        }
-        if let Some(m) = mem {
-            req.insert("memory".to_string(), Quantity(m.into()));
-        }
-        Container { name: "c".into(), resources: Some(ResourceRequirements { requests: Some(req), ..Default::default() }), ..Default::default() }
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).unwrap()
     }
 
     #[test]
-    fn init_containers_count_as_max_of_init_vs_sum_of_app() {
-        let pod = Pod {
-            spec: Some(PodSpec {
-                containers: vec![container(Some("100m"), Some("100Mi")), container(Some("200m"), Some("100Mi"))],
-                init_containers: Some(vec![container(Some("500m"), Some("50Mi"))]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let r = pod_requests(&pod, false);
-        assert_eq!(r.milli_cpu, 500);
-        assert_eq!(r.memory, 200 << 20);
+    fn requests_as_integers_with_sidecars_and_overhead() {
+        let p = pod(json!({
+            "containers": [{"name": "a", "resources": {"requests": {"cpu": "100m", "memory": "100Mi", "nvidia.com/gpu": "1"}}}],
+            "initContainers": [{"name": "s", "restartPolicy": "Always", "resources": {"requests": {"cpu": "0.1"}}}],
+            "overhead": {"cpu": "50m", "ephemeral-storage": "1Gi"}
+        }));
+        let (r, nz) = pod_requests(&p);
+        assert_eq!((r.milli_cpu, r.memory, r.ephemeral_storage), (250, 100 << 20, 1 << 30));
+        assert_eq!(r.get("nvidia.com/gpu"), 1);
+        // the sidecar sets no memory: it counts the 200Mi default for scoring
+        assert_eq!((nz.milli_cpu, nz.memory), (250, (100 << 20) + DEFAULT_MEMORY_REQUEST));
     }
 
     #[test]
-    fn sidecars_add_to_app_sum() {
-        let mut side = container(Some("100m"), None);
-        side.restart_policy = Some("Always".into());
-        let pod = Pod {
-            spec: Some(PodSpec {
-                containers: vec![container(Some("100m"), None)],
-                init_containers: Some(vec![side, container(Some("150m"), None)]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        // app 100 + sidecar 100 = 200; later init 150 + sidecar 100 = 250.
-        assert_eq!(pod_requests(&pod, false).milli_cpu, 250);
+    fn non_zero_defaults_per_container_unless_pod_level_requests() {
+        let p = pod(json!({"containers": [{"name": "a", "resources": {"requests": {"memory": "1Gi"}}}, {"name": "b"}]}));
+        let (r, nz) = pod_requests(&p);
+        assert_eq!((r.milli_cpu, r.memory), (0, 1 << 30));
+        assert_eq!((nz.milli_cpu, nz.memory), (200, (1 << 30) + DEFAULT_MEMORY_REQUEST));
+        // pod-level cpu wins and no default applies to it; memory is unset everywhere
+        let p = pod(json!({"containers": [{"name": "a"}, {"name": "b"}], "resources": {"requests": {"cpu": "2"}}}));
+        let (r, nz) = pod_requests(&p);
+        assert_eq!((r.milli_cpu, r.memory), (2000, 0));
+        assert_eq!((nz.milli_cpu, nz.memory), (2000, 2 * DEFAULT_MEMORY_REQUEST));
     }
 
     #[test]
-    fn non_zero_defaults_only_for_missing_requests() {
-        let pod = Pod { spec: Some(PodSpec { containers: vec![container(None, Some("1Gi"))], ..Default::default() }), ..Default::default() };
-        let r = pod_requests(&pod, true);
-        assert_eq!((r.milli_cpu, r.memory), (100, 1 << 30));
-        assert_eq!(pod_requests(&pod, false).milli_cpu, 0);
+    fn node_allocatable_falls_back_to_capacity() {
+        let n: Node = serde_json::from_value(json!({"status": {"capacity": {"cpu": "4", "memory": "32Gi", "pods": "110", "bad": "x"}}})).unwrap();
+        let a = node_allocatable(&n);
+        assert_eq!((a.milli_cpu, a.memory, a.allowed_pod_number), (4000, 32 << 30, 110));
+        assert!(a.scalar.is_empty(), "unparsable quantities are left out");
     }
 }

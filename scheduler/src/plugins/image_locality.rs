@@ -67,4 +67,17 @@ mod tests {
         assert_eq!(ImageLocality.score(&st, &pod, &with), 23);
         assert_eq!(ImageLocality.score(&st, &pod, &without), 0);
     }
+
+    #[test]
+    fn short_pod_image_matches_the_kubelets_fully_qualified_name() {
+        // The kubelet reports status.images[].names fully qualified; pods say "busybox".
+        let with = node_with_images("a", &[("docker.io/library/busybox:latest", 500 * MB)]);
+        let other = node_with_images("b", &[("docker.io/library/nginx:1.27", 500 * MB)]);
+        let snap = Snapshot::from_nodes(vec![with.clone(), other.clone()]);
+        let pod = pod_with_image("p", "busybox");
+        let mut st = CycleState::default();
+        assert!(ImageLocality.pre_score(&mut st, &pod, &snap.nodes, &snap).is_success());
+        assert_eq!(ImageLocality.score(&st, &pod, &with), 23);
+        assert_eq!(ImageLocality.score(&st, &pod, &other), 0);
+    }
 }

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use api::selector::Labels;
+
 use super::INTER_POD_AFFINITY;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, Plugin, Point, Status, MAX_NODE_SCORE};
 use crate::pod_info::{resolve_terms, resolve_weighted, AffinityTerm, PodInfo};
-use crate::selector::Labels;
 
 pub const ERR_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 pub const ERR_ANTI_AFFINITY: &str = "node(s) didn't match pod anti-affinity rules";

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Taint, Toleration};
-
 use crate::config::PluginArgs;
 use crate::framework::Plugin;
 
@@ -89,29 +87,6 @@ pub fn new_plugin(name: &str, args: &PluginArgs) -> Option<Arc<dyn Plugin>> {
 
 pub fn is_known(name: &str) -> bool {
     BUILT_IN_OR_NOOP.contains(&name) || new_plugin(name, &PluginArgs::default()).is_some()
-}
-
-/// upstream v1 helper ToleratesTaint.
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if e != taint.effect {
-            return false;
-        }
-    }
-    if let Some(k) = t.key.as_deref().filter(|k| !k.is_empty()) {
-        if k != taint.key {
-            return false;
-        }
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "Equal" | "" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
-}
-
-pub fn tolerated(tols: &[Toleration], taint: &Taint) -> bool {
-    tols.iter().any(|t| tolerates(t, taint))
 }
 
 #[cfg(test)]

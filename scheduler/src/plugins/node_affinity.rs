@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use api::affinity::preferred_score;
+
 use super::NODE_AFFINITY;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{default_normalize, CycleState, Plugin, Point, Status, MAX_NODE_SCORE};
@@ -14,15 +16,7 @@ pub struct NodeAffinity;
 
 /// Whether the node satisfies the pod's nodeSelector and required node affinity.
 pub fn required_matches(pod: &PodInfo, node: &NodeInfo) -> bool {
-    if let Some(sel) = &pod.node_selector {
-        if !sel.iter().all(|(k, v)| node.labels.get(k) == Some(v)) {
-            return false;
-        }
-    }
-    match &pod.required_node_affinity {
-        Some(ns) => ns.matches(&node.labels, &node.name),
-        None => true,
-    }
+    pod.required_node_affinity.matches(&node.labels, &node.name)
 }
 
 impl Plugin for NodeAffinity {
@@ -33,7 +27,7 @@ impl Plugin for NodeAffinity {
         &[Point::PreFilter, Point::Filter, Point::PreScore, Point::Score]
     }
     fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> Status {
-        if pod.node_selector.is_none() && pod.required_node_affinity.is_none() {
+        if pod.required_node_affinity.is_empty() {
             Status::skip()
         } else {
             Status::success()
@@ -54,7 +48,7 @@ impl Plugin for NodeAffinity {
         }
     }
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        pod.preferred_node_affinity.iter().filter(|(_, t)| t.matches(&node.labels, &node.name)).map(|(w, _)| *w).sum()
+        preferred_score(&pod.preferred_node_affinity, &node.labels, &node.name)
     }
     fn normalize(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) {
         default_normalize(MAX_NODE_SCORE, false, scores);

@@ -1,9 +1,10 @@
 //! NodeUnschedulable: cordoned nodes (spec.unschedulable) reject pods that
 //! do not tolerate node.kubernetes.io/unschedulable:NoSchedule.
 
+use api::taints::{tolerations_tolerate_taint, NO_SCHEDULE};
 use k8s_openapi::api::core::v1::Taint;
 
-use super::{tolerated, NODE_UNSCHEDULABLE};
+use super::NODE_UNSCHEDULABLE;
 use crate::cache::NodeInfo;
 use crate::framework::{CycleState, Plugin, Point, Status};
 use crate::pod_info::PodInfo;
@@ -23,8 +24,8 @@ impl Plugin for NodeUnschedulable {
         if !node.unschedulable {
             return Status::success();
         }
-        let taint = Taint { key: "node.kubernetes.io/unschedulable".into(), effect: "NoSchedule".into(), ..Default::default() };
-        if tolerated(&pod.tolerations, &taint) {
+        let taint = Taint { key: "node.kubernetes.io/unschedulable".into(), effect: NO_SCHEDULE.into(), ..Default::default() };
+        if tolerations_tolerate_taint(&pod.tolerations, &taint) {
             Status::success()
         } else {
             Status::unresolvable(NODE_UNSCHEDULABLE, REASON)

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use api::taints::{does_not_schedule, find_untolerated, tolerations_tolerate_taint, PREFER_NO_SCHEDULE};
 use k8s_openapi::api::core::v1::Toleration;
 
-use super::{tolerated, TAINT_TOLERATION};
+use super::TAINT_TOLERATION;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{default_normalize, CycleState, Plugin, Point, Status, MAX_NODE_SCORE};
 use crate::pod_info::PodInfo;
@@ -22,12 +23,7 @@ impl Plugin for TaintToleration {
         &[Point::Filter, Point::PreScore, Point::Score]
     }
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let bad = node
-            .taints
-            .iter()
-            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-            .find(|t| !tolerated(&pod.tolerations, t));
-        match bad {
+        match find_untolerated(&node.taints, &pod.tolerations, does_not_schedule) {
             None => Status::success(),
             Some(t) => Status::unresolvable(
                 TAINT_TOLERATION,
@@ -39,7 +35,7 @@ impl Plugin for TaintToleration {
         let tols: Vec<Toleration> = pod
             .tolerations
             .iter()
-            .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule"))
+            .filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == PREFER_NO_SCHEDULE))
             .cloned()
             .collect();
         state.write(PREFER_TOLS, tols);
@@ -51,7 +47,7 @@ impl Plugin for TaintToleration {
         }
         let empty = vec![];
         let tols: &Vec<Toleration> = state.read(PREFER_TOLS).unwrap_or(&empty);
-        node.taints.iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerated(tols, t)).count() as i64
+        node.taints.iter().filter(|t| t.effect == PREFER_NO_SCHEDULE && !tolerations_tolerate_taint(tols, t)).count() as i64
     }
     fn normalize(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) {
         default_normalize(MAX_NODE_SCORE, true, scores);

@@ -10,13 +10,15 @@ mod scoring;
 
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 
+use api::selector::{Labels, Selector};
+use api::taints::{does_not_schedule, find_untolerated};
+
 use super::node_affinity::required_matches;
-use super::{tolerated, POD_TOPOLOGY_SPREAD};
+use super::POD_TOPOLOGY_SPREAD;
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{CycleState, Plugin, Point, Status};
 use crate::listers::Listers;
 use crate::pod_info::{PodInfo, SpreadConstraint};
-use crate::selector::{Labels, Selector};
 
 pub use filtering::{ERR_MISSING_LABEL, ERR_SKEW};
 
@@ -97,7 +99,7 @@ pub fn default_selector(pod: &PodInfo, listers: &dyn Listers) -> Selector {
     for svc in listers.services(&pod.namespace) {
         // A nil selector selects nothing, not everything.
         let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()) else { continue };
-        if sel.iter().all(|(k, v)| pod.labels.get(k) == Some(v)) {
+        if Selector::from_set(sel).matches(&pod.labels) {
             set.extend(sel.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
     }
@@ -113,12 +115,12 @@ pub fn default_selector(pod: &PodInfo, listers: &dyn Listers) -> Selector {
         }
         ("apps/v1", "ReplicaSet") => {
             if let Some(rs) = listers.replica_set(&pod.namespace, &owner.name) {
-                selector.extend(&Selector::from_label_selector(Some(&rs.spec.selector)));
+                selector.extend(&Selector::from_label_selector(Some(&rs.spec.selector)).unwrap_or_else(|_| Selector::nothing()));
             }
         }
         ("apps/v1", "StatefulSet") => {
             if let Some(ss) = listers.stateful_set(&pod.namespace, &owner.name) {
-                selector.extend(&Selector::from_label_selector(Some(&ss.spec.selector)));
+                selector.extend(&Selector::from_label_selector(Some(&ss.spec.selector)).unwrap_or_else(|_| Selector::nothing()));
             }
         }
         _ => {}
@@ -131,9 +133,7 @@ fn eligible(pod: &PodInfo, c: &SpreadConstraint, node: &NodeInfo) -> bool {
     if c.honor_node_affinity && !required_matches(pod, node) {
         return false;
     }
-    if c.honor_node_taints
-        && node.taints.iter().any(|t| (t.effect == "NoSchedule" || t.effect == "NoExecute") && !tolerated(&pod.tolerations, t))
-    {
+    if c.honor_node_taints && find_untolerated(&node.taints, &pod.tolerations, does_not_schedule).is_some() {
         return false;
     }
     true
