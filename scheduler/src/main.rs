@@ -31,15 +31,15 @@ struct Flags {
     /// Elect a leader on a Lease before scheduling (overrides the config file when given).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     leader_elect: Option<bool>,
-    /// Lease duration for leader election, e.g. 15s (overrides the config file).
-    #[arg(long)]
-    leader_elect_lease_duration: Option<String>,
+    /// Lease duration for leader election, a Go duration such as 15s or 1m (overrides the config file).
+    #[arg(long, value_parser = api::duration::parse)]
+    leader_elect_lease_duration: Option<Duration>,
     /// Renew deadline for leader election, e.g. 10s.
-    #[arg(long)]
-    leader_elect_renew_deadline: Option<String>,
+    #[arg(long, value_parser = api::duration::parse)]
+    leader_elect_renew_deadline: Option<Duration>,
     /// Retry period for leader election, e.g. 2s.
-    #[arg(long)]
-    leader_elect_retry_period: Option<String>,
+    #[arg(long, value_parser = api::duration::parse)]
+    leader_elect_retry_period: Option<Duration>,
     /// Address to serve /healthz, /livez, /readyz and /metrics on.
     #[arg(long, default_value = "127.0.0.1")]
     bind_address: String,
@@ -51,11 +51,6 @@ struct Flags {
     identity: Option<String>,
     #[command(flatten)]
     log: daemon::logging::LogArgs,
-}
-
-fn secs(s: &str) -> anyhow::Result<Duration> {
-    let t = s.trim_end_matches('s');
-    Ok(Duration::from_secs_f64(t.parse().with_context(|| format!("duration {s:?}"))?))
 }
 
 #[tokio::main]
@@ -70,14 +65,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(le) = flags.leader_elect {
         config.leader_election.leader_elect = le;
     }
-    if let Some(d) = &flags.leader_elect_lease_duration {
-        config.leader_election.lease_duration = secs(d)?;
+    if let Some(d) = flags.leader_elect_lease_duration {
+        config.leader_election.lease_duration = d;
     }
-    if let Some(d) = &flags.leader_elect_renew_deadline {
-        config.leader_election.renew_deadline = secs(d)?;
+    if let Some(d) = flags.leader_elect_renew_deadline {
+        config.leader_election.renew_deadline = d;
     }
-    if let Some(d) = &flags.leader_elect_retry_period {
-        config.leader_election.retry_period = secs(d)?;
+    if let Some(d) = flags.leader_elect_retry_period {
+        config.leader_election.retry_period = d;
     }
     let conn = client::config::for_daemon(flags.master.as_deref(), flags.kubeconfig.as_deref()).context("kubeconfig")?;
     tracing::info!(server = %conn.server, "connecting to the apiserver");
@@ -105,4 +100,19 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("leaderelection lost");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_election_durations_are_go_durations() {
+        let f = Flags::try_parse_from(["kube-scheduler", "--leader-elect-lease-duration=1m", "--leader-elect-renew-deadline", "45s", "--leader-elect-retry-period=1.5s"]).unwrap();
+        assert_eq!(f.leader_elect_lease_duration, Some(Duration::from_secs(60)));
+        assert_eq!(f.leader_elect_renew_deadline, Some(Duration::from_secs(45)));
+        assert_eq!(f.leader_elect_retry_period, Some(Duration::from_millis(1500)));
+        let e = Flags::try_parse_from(["kube-scheduler", "--leader-elect-lease-duration=1d"]).unwrap_err();
+        assert!(e.to_string().contains("time: unknown unit \"d\" in duration \"1d\""), "{e}");
+    }
 }
