@@ -56,7 +56,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -263,16 +263,11 @@ impl Worker {
     }
 }
 
-/// The controller ownerReference of `meta` (at most one is allowed).
-pub fn controller_ref(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references.iter().flatten().find(|r| r.controller == Some(true))
-}
-
 /// The primary key `meta`'s controller reference points to, if it names
 /// kind `K` (group and kind; any version, as upstream) and the primary
 /// cache holds an object of that name with the same uid.
 fn owner_keys<K: Resource>(primary: &Store<K>, meta: &ObjectMeta) -> Vec<String> {
-    let Some(r) = controller_ref(meta) else { return Vec::new() };
+    let Some(r) = ::api::owner::controller_of(meta) else { return Vec::new() };
     let group = r.api_version.split_once('/').map_or("", |(g, _)| g);
     if r.kind != K::KIND || group != K::GROUP {
         return Vec::new();
@@ -291,6 +286,7 @@ mod tests {
     use crate::{Api, Client};
     use k8s_openapi::api::apps::v1::ReplicaSet;
     use k8s_openapi::api::core::v1::Pod;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use parking_lot::Mutex;
 
     fn meta(name: &str, uid: &str, rv: &str) -> ObjectMeta {
