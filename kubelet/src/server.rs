@@ -1,18 +1,15 @@
-//! The kubelet's local HTTP endpoint: /healthz and /metrics.
+//! The kubelet's local HTTP endpoint: /healthz, /livez, /readyz and /metrics (daemon::health).
 
-use crate::metrics::Metrics;
-use axum::{routing::get, Router};
 use std::sync::Arc;
 
+use daemon::health::{self, Health};
+
+use crate::metrics::Metrics;
+
+/// Serves on `listener` until `stop` is cancelled, then finishes the requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, stop: client::CancellationToken) {
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(move || {
-                let m = metrics.clone();
-                async move { m.render() }
-            }),
-        );
-    let _ = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+    match health::serve_listener(listener, health::router(&Health::new(), metrics.registry()), stop) {
+        Ok(server) => server.wait().await,
+        Err(e) => tracing::error!(error = %e, "healthz server"),
+    }
 }
