@@ -126,6 +126,20 @@ pub fn up(workdir: &Path, apiserver_port: u16, bin_dir: Option<PathBuf>) -> anyh
         save(workdir, &st)?;
         wait_healthy(st.components.last().expect("pushed"), workdir, Duration::from_secs(30))?;
 
+        let port = process::free_port()?;
+        let args: Vec<String> = vec![
+            "--master".into(), server.clone(),
+            "--bind-address".into(), "127.0.0.1".into(),
+            "--secure-port".into(), port.to_string(),
+            // One local cluster: more than upstream's 20/30 so big ReplicaSets fill quickly.
+            "--kube-api-qps".into(), "200".into(),
+            "--kube-api-burst".into(), "400".into(),
+        ];
+        let pid = process::spawn(&bin_dir.join("kube-controller-manager"), &args, &workdir.join("logs/kube-controller-manager.log"))?;
+        st.components.push(Component { name: "kube-controller-manager".into(), bin: "kube-controller-manager".into(), pid, port, health: "/healthz".into() });
+        save(workdir, &st)?;
+        wait_healthy(st.components.last().expect("pushed"), workdir, Duration::from_secs(30))?;
+
         // One node on this machine. Containers need root (namespaces, cgroups, mounts).
         if unsafe { libc::geteuid() } != 0 {
             eprintln!("warning: not root: no node is started (the kubelet needs root); pods will stay Pending");

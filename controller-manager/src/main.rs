@@ -1,0 +1,154 @@
+//! kube-controller-manager: runs the controllers `--controllers` selects,
+//! under leader election, with /healthz and /metrics.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+
+use client::leader_election::{LeaderElectionConfig, LeaderElector, LeadershipEnd};
+use client::Client;
+use controller_manager::controllers::{self, Descriptor};
+use controller_manager::metrics::ControllerMetrics;
+
+// mimalloc: informers decode and drop many small JSON values.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Upstream's flags that apply here. The `--concurrent-<name>-syncs` flags
+/// come from the controller registry (see `command`).
+#[derive(Args, Debug)]
+struct Flags {
+    /// The apiserver's address (host:port); overrides the kubeconfig.
+    #[arg(long, env = "FERROKUBE_SERVER")]
+    master: Option<String>,
+    /// Path to a kubeconfig; its current context's server is used unless --master is given.
+    #[arg(long)]
+    kubeconfig: Option<String>,
+    /// A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'.
+    #[arg(long, value_delimiter = ',', default_value = "*", allow_hyphen_values = true)]
+    controllers: Vec<String>,
+    /// Start a leader election client and gain leadership before executing the main loop.
+    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = ArgAction::Set)]
+    leader_elect: bool,
+    /// The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership.
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    leader_elect_lease_duration: Duration,
+    /// The interval between attempts by the acting master to renew a leadership slot before it stops leading.
+    #[arg(long, default_value = "10s", value_parser = go_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// The duration the clients should wait between attempting acquisition and renewal of a leadership.
+    #[arg(long, default_value = "2s", value_parser = go_duration)]
+    leader_elect_retry_period: Duration,
+    /// The namespace of the resource object that is used for locking during leader election.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+    /// The name of the resource object that is used for locking during leader election.
+    #[arg(long, default_value = "kube-controller-manager")]
+    leader_elect_resource_name: String,
+    /// QPS to use while talking with kubernetes apiserver.
+    #[arg(long, default_value_t = 20.0)]
+    kube_api_qps: f32,
+    /// Burst to use while talking with kubernetes apiserver.
+    #[arg(long, default_value_t = 30)]
+    kube_api_burst: u32,
+    /// The IP address on which to serve /healthz and /metrics.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_address: String,
+    /// The port on which to serve /healthz and /metrics (plain HTTP here). 0 disables it.
+    #[arg(long, default_value_t = 10257)]
+    secure_port: u16,
+    #[command(flatten)]
+    log: daemon::logging::LogArgs,
+}
+
+fn go_duration(s: &str) -> Result<Duration, String> {
+    api::duration::parse(s).map_err(|e| e.to_string())
+}
+
+/// The flags above plus one `--concurrent-<name>-syncs` per registered controller that has one.
+fn command(registry: &[Descriptor]) -> Command {
+    let mut cmd = Flags::augment_args(Command::new("kube-controller-manager").about("Runs the controllers that drive the cluster toward its desired state (ferrokube)"));
+    for c in registry.iter().filter_map(|d| d.concurrency) {
+        // clap keeps defaults as 'static; these few strings live as long as the process anyway.
+        let default: &'static str = c.default.to_string().leak();
+        cmd = cmd.arg(Arg::new(c.flag).long(c.flag).help(c.help).value_parser(clap::value_parser!(usize)).default_value(default));
+    }
+    let names = controllers::known_names(registry).join(", ");
+    cmd.mut_arg("controllers", |a| a.long_help(format!("A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'.\nAll controllers: {names}")))
+}
+
+/// The server of the kubeconfig's current context (until client::config loads kubeconfigs for every daemon).
+fn server_from_kubeconfig(path: &str) -> anyhow::Result<String> {
+    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading kubeconfig {path}"))?)?;
+    let named = |list: &str, name: &str| v[list].as_sequence().into_iter().flatten().find(|e| e["name"].as_str() == Some(name)).cloned();
+    let ctx = v["current-context"].as_str().context("kubeconfig has no current-context")?;
+    let cluster = named("contexts", ctx).and_then(|c| c["context"]["cluster"].as_str().map(str::to_string)).context("kubeconfig: current context not found")?;
+    let server = named("clusters", &cluster).and_then(|c| c["cluster"]["server"].as_str().map(str::to_string));
+    server.context("kubeconfig has no server for its current context")
+}
+
+fn concurrency(matches: &ArgMatches, d: &Descriptor) -> usize {
+    d.concurrency.and_then(|c| matches.get_one::<usize>(c.flag).copied()).unwrap_or(1)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let registry = controllers::registry();
+    let matches = command(&registry).get_matches();
+    let flags = Flags::from_arg_matches(&matches)?;
+    flags.log.init()?;
+    let enabled: Vec<(Descriptor, usize)> =
+        controllers::enabled(&registry, &flags.controllers).map_err(anyhow::Error::msg)?.into_iter().map(|d| (*d, concurrency(&matches, d))).collect();
+
+    let server = match (&flags.master, &flags.kubeconfig) {
+        (Some(m), _) => m.clone(),
+        (None, Some(k)) => server_from_kubeconfig(k)?,
+        (None, None) => "127.0.0.1:6443".to_string(),
+    };
+    let client = Client::connect_lazy(&server)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);
+    let shutdown = daemon::signals::shutdown_token()?;
+
+    let registry_metrics = daemon::metrics::Registry::new();
+    let metrics = ControllerMetrics::new(&registry_metrics);
+    let health = daemon::health::Health::new();
+    let http = if flags.secure_port != 0 {
+        let addr: SocketAddr = format!("{}:{}", flags.bind_address, flags.secure_port).parse().context("--bind-address/--secure-port")?;
+        let s = daemon::health::serve(addr, daemon::health::router(&health, &registry_metrics), shutdown.clone()).await.with_context(|| format!("serving on {addr}"))?;
+        tracing::info!(addr = %s.addr, "serving /healthz and /metrics");
+        Some(s)
+    } else {
+        None
+    };
+    tracing::info!(controllers = ?enabled.iter().map(|(d, n)| format!("{}={n}", d.name)).collect::<Vec<_>>(), %server, "starting");
+
+    let end = if flags.leader_elect {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+        let identity = format!("{host}_{:016x}", rand::random::<u64>());
+        let mut config = LeaderElectionConfig::new(&flags.leader_elect_resource_namespace, &flags.leader_elect_resource_name, &identity);
+        config.lease_duration = flags.leader_elect_lease_duration;
+        config.renew_deadline = flags.leader_elect_renew_deadline;
+        config.retry_period = flags.leader_elect_retry_period;
+        let (c, m) = (client.clone(), metrics.clone());
+        LeaderElector::new(client.clone(), config)
+            .run(shutdown.clone(), move |leading| async move {
+                m.leader.set(1);
+                controllers::run(c, enabled, m.clone(), leading).await;
+                m.leader.set(0);
+            })
+            .await
+    } else {
+        controllers::run(client, enabled, metrics, shutdown.clone()).await;
+        LeadershipEnd::Shutdown
+    };
+    shutdown.cancel();
+    if let Some(s) = http {
+        s.wait().await;
+    }
+    if end == LeadershipEnd::Lost {
+        // As upstream: exit and let the supervisor restart us to campaign again.
+        anyhow::bail!("leaderelection lost");
+    }
+    Ok(())
+}
