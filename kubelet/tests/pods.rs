@@ -96,6 +96,24 @@ async fn echo_pod_succeeds_with_log_and_node_is_registered() {
     let ready = n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
     assert_eq!(ready["status"], "True");
     assert_eq!(ready["reason"], "KubeletReady");
+    // Measured, not constants: architecture from uname, image sizes from the
+    // store, pressure conditions from this machine's figures.
+    let machine = String::from_utf8(std::process::Command::new("uname").arg("-m").output().unwrap().stdout).unwrap();
+    let arch = match machine.trim() { "x86_64" => "amd64", "aarch64" => "arm64", m => m }.to_string();
+    assert_eq!(n["status"]["nodeInfo"]["architecture"], arch.as_str());
+    assert_eq!(n["status"]["nodeInfo"]["operatingSystem"], "linux");
+    assert_eq!(n["metadata"]["labels"]["kubernetes.io/arch"], arch.as_str());
+    let images = n["status"]["images"].as_array().unwrap();
+    assert!(!images.is_empty() && images.iter().all(|i| i["sizeBytes"].as_u64().unwrap_or(0) > 0), "{images:?}");
+    let cond = |t: &str| n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == t).cloned().unwrap_or_else(|| panic!("no {t}"));
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let avail_kb: i64 = meminfo.lines().find_map(|l| l.strip_prefix("MemAvailable:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    let mem = cond("MemoryPressure");
+    if avail_kb > 200 * 1024 {
+        assert_eq!((mem["status"].as_str(), mem["reason"].as_str()), (Some("False"), Some("KubeletHasSufficientMemory")));
+    }
+    assert!(matches!(cond("DiskPressure")["reason"].as_str(), Some("KubeletHasNoDiskPressure" | "KubeletHasDiskPressure")));
+    assert_eq!(cond("PIDPressure")["reason"], "KubeletHasSufficientPID");
     let lease = Api::<Lease>::namespaced(tc.client.clone(), "kube-node-lease").get(&name).await.unwrap();
     assert_eq!(lease.spec.unwrap().holder_identity.as_deref(), Some(name.as_str()));
 

@@ -125,7 +125,7 @@ async fn config_map_change_reaches_a_mounted_directory() {
         .await
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
-    let p = pod("reader", &name, json!({"containers": [{"name": "c", "image": "busybox",
+    let p = pod("reader", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
         "command": ["sh", "-c", "while true; do echo \"msg=$(cat /etc/greeting/msg)\"; sleep 0.5; done"],
         "volumeMounts": [{"name": "g", "mountPath": "/etc/greeting"}]}],
         "volumes": [{"name": "g", "configMap": {"name": "greeting"}}]}));
@@ -279,4 +279,63 @@ async fn fortune_empty_dir_shared_by_two_containers() {
     assert!(mounts_under(&node.root()).is_empty(), "host mounts: {:?}", mounts_under(&node.root()));
     delete_and_wait(&pods, &node, &done).await;
     assert!(mounts_under(&node.root()).is_empty());
+}
+
+/// A Secret update reaches a projected volume (tmpfs) in place; a claim bound
+/// to a hostPath PersistentVolume is the node's directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_update_reaches_a_projected_volume_and_a_claim_is_its_host_path() {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let data = tempfile::tempdir().unwrap();
+    let secrets: Api<Secret> = Api::namespaced(tc.client.clone(), "default");
+    secrets
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "tok"}, "stringData": {"token": "v1"}})).unwrap())
+        .await
+        .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(tc.client.clone(), "default");
+    cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "ca"}, "data": {"ca.crt": "CERT"}})).unwrap())
+        .await
+        .unwrap();
+    let pvs: Api<PersistentVolume> = Api::all(tc.client.clone());
+    pvs.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "pv-data"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": data.path(), "type": "Directory"},
+                 "claimRef": {"namespace": "default", "name": "claim"}}})).unwrap())
+        .await
+        .unwrap();
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(tc.client.clone(), "default");
+    pvcs.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "claim"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "volumeName": "pv-data", "storageClassName": ""}})).unwrap())
+        .await
+        .unwrap();
+    // No PV controller in this test: bind the claim as it would.
+    pvcs.patch_status("claim", &PostParams::default(), &Patch::Merge(json!({"status": {"phase": "Bound"}}))).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("proj", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
+        "command": ["sh", "-c", "echo from-pod > /data/written; while true; do echo \"tok=$(cat /var/run/proj/token) ca=$(cat /var/run/proj/ca.crt) ns=$(cat /var/run/proj/namespace) fs=$(awk '$2==\"/var/run/proj\"{print $3}' /proc/mounts)\"; sleep 0.5; done"],
+        "volumeMounts": [{"name": "proj", "mountPath": "/var/run/proj"}, {"name": "data", "mountPath": "/data"}]}],
+        "volumes": [
+            {"name": "proj", "projected": {"sources": [
+                {"secret": {"name": "tok"}},
+                {"configMap": {"name": "ca"}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "claim"}},
+        ]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let created = Instant::now();
+    let running = wait_pod(&pods, "proj", "Running", LONG, |p| phase(p) == "Running").await;
+    eprintln!("Running after {:?}", created.elapsed());
+    wait_for(LONG, "projected files", || log_lines(&node, &running, "c").iter().any(|l| l == "tok=v1 ca=CERT ns=default fs=tmpfs").then_some(()));
+    assert_eq!(std::fs::read_to_string(data.path().join("written")).unwrap(), "from-pod\n");
+    let rotated = Instant::now();
+    secrets.patch("tok", &PostParams::default(), &Patch::Merge(json!({"stringData": {"token": "v2"}}))).await.unwrap();
+    wait_for(Duration::from_secs(60), "the rotated token", || {
+        log_lines(&node, &running, "c").iter().any(|l| l == "tok=v2 ca=CERT ns=default fs=tmpfs").then_some(())
+    });
+    eprintln!("Secret update visible in the container after {:?}", rotated.elapsed());
+    assert!(mounts_under(&node.root()).is_empty(), "host mounts: {:?}", mounts_under(&node.root()));
+    delete_and_wait(&pods, &node, &running).await;
+    assert!(data.path().join("written").exists(), "a claim's data outlives the pod");
 }
