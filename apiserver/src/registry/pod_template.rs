@@ -534,7 +534,15 @@ pub fn validate_tolerations(tols: &[k8s_openapi::api::core::v1::Toleration], pat
 
 /// Upstream's ValidatePodSpec, rooted at `path`.
 pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> ErrorList {
-    let (mut errs, volumes) = validate_volumes(spec.volumes.as_deref().unwrap_or(&[]), &path.child("volumes"));
+    validate_pod_spec_with_claims(spec, path, &[])
+}
+
+/// [`validate_pod_spec`] where `claim_volumes` also count as volumes for
+/// volumeMounts: a StatefulSet's volumeClaimTemplates, which its controller
+/// adds to each pod as persistentVolumeClaim volumes.
+pub fn validate_pod_spec_with_claims(spec: &PodSpec, path: &Path, claim_volumes: &[String]) -> ErrorList {
+    let (mut errs, mut volumes) = validate_volumes(spec.volumes.as_deref().unwrap_or(&[]), &path.child("volumes"));
+    volumes.extend(claim_volumes.iter().cloned());
     if spec.containers.is_empty() {
         errs.push(FieldError::required(&path.child("containers"), ""));
     }
@@ -613,6 +621,11 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path) -> ErrorList {
 /// A workload's pod template: present, labels valid, spec valid; `allowed`
 /// restricts the restart policy (["Always"] for ReplicaSets and friends).
 pub fn validate_template(t: Option<&PodTemplateSpec>, path: &Path, allowed_restart: &[&str]) -> ErrorList {
+    validate_template_with_claims(t, path, allowed_restart, &[])
+}
+
+/// [`validate_template`] with [`validate_pod_spec_with_claims`]'s extra volume names.
+pub fn validate_template_with_claims(t: Option<&PodTemplateSpec>, path: &Path, allowed_restart: &[&str], claim_volumes: &[String]) -> ErrorList {
     let Some(t) = t else { return vec![FieldError::required(path, "")] };
     let mut errs = Vec::new();
     if let Some(m) = &t.metadata {
@@ -624,7 +637,7 @@ pub fn validate_template(t: Option<&PodTemplateSpec>, path: &Path, allowed_resta
     match &t.spec {
         None => errs.push(FieldError::required(&spec_path.child("containers"), "")),
         Some(spec) => {
-            errs.extend(validate_pod_spec(spec, &spec_path));
+            errs.extend(validate_pod_spec_with_claims(spec, &spec_path, claim_volumes));
             let rp = spec.restart_policy.as_deref().unwrap_or("");
             if RESTART_POLICIES.contains(&rp) && !allowed_restart.contains(&rp) {
                 errs.push(FieldError::not_supported(&spec_path.child("restartPolicy"), rp, allowed_restart));

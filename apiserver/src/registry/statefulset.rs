@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetUpdateStrategy};
 
 use super::pod_template::default_template_spec;
-use super::workload::{self as w, nonneg, spec, validate_selector_and_template};
+use super::workload::{self as w, nonneg, spec, validate_selector_and_template_with_claims};
 use super::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
 
 pub struct StatefulSetStrategy;
@@ -129,7 +129,8 @@ impl Strategy for StatefulSetStrategy {
         }
         nonneg(&mut errs, "replicas", s.replicas.map(Into::into));
         nonneg(&mut errs, "minReadySeconds", s.min_ready_seconds.map(Into::into));
-        errs.extend(validate_selector_and_template(Some(&s.selector), Some(&s.template), "statefulset", "StatefulSet"));
+        let claims: Vec<String> = s.volume_claim_templates.iter().flatten().filter_map(|c| c.metadata.name.clone()).collect();
+        errs.extend(validate_selector_and_template_with_claims(Some(&s.selector), Some(&s.template), "statefulset", "StatefulSet", &claims));
         for (i, pvc) in s.volume_claim_templates.iter().flatten().enumerate() {
             if let Some(ps) = &pvc.spec {
                 errs.extend(super::pvc::validate_claim_spec(ps, &spec().child("volumeClaimTemplates").index(i).child("spec")));
@@ -197,6 +198,18 @@ mod tests {
         assert_eq!(spec["revisionHistoryLimit"], 10);
         assert_eq!(spec["volumeClaimTemplates"][0]["spec"]["volumeMode"], "Filesystem");
         assert_eq!(spec["volumeClaimTemplates"][0]["status"], json!({"phase": "Pending"}));
+    }
+
+    #[test]
+    fn a_volume_mount_may_name_a_claim_template() {
+        // The book's kubia-statefulset.yaml: the mount names a claim template, no `volumes`.
+        let kind = Typed(StatefulSetStrategy);
+        let mut book = sts();
+        book["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/var/data"}]);
+        kind.admit_create(book.clone()).unwrap();
+        book["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "nosuch", "mountPath": "/var/data"}]);
+        let e = kind.admit_create(book).unwrap_err();
+        assert_eq!(e.0.message, r#"StatefulSet "db" is invalid: spec.template.spec.containers[0].volumeMounts[0].name: Not found: "nosuch""#);
     }
 
     #[test]

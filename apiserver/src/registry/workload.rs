@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod_template::{template_labels, validate_template};
+use super::pod_template::{template_labels, validate_template_with_claims};
 use super::validation::{self as v, go_label_selector, go_map};
 use super::{ErrorList, FieldError, Path};
 
@@ -27,6 +27,18 @@ pub fn nonneg(errs: &mut ErrorList, field: &str, v: Option<i64>) {
 /// must match, with the restart policy limited to Always. `kind` names the
 /// kind in upstream's messages ("deployment", "daemonset", "statefulset").
 pub fn validate_selector_and_template(selector: Option<&LabelSelector>, template: Option<&PodTemplateSpec>, kind: &str, upper_kind: &str) -> ErrorList {
+    validate_selector_and_template_with_claims(selector, template, kind, upper_kind, &[])
+}
+
+/// [`validate_selector_and_template`] for a StatefulSet: its volumeClaimTemplates'
+/// names count as volumes of the template (the controller adds them to each pod).
+pub fn validate_selector_and_template_with_claims(
+    selector: Option<&LabelSelector>,
+    template: Option<&PodTemplateSpec>,
+    kind: &str,
+    upper_kind: &str,
+    claim_volumes: &[String],
+) -> ErrorList {
     let mut errs = Vec::new();
     let sel_path = spec().child("selector");
     let tpl_path = spec().child("template");
@@ -44,7 +56,7 @@ pub fn validate_selector_and_template(selector: Option<&LabelSelector>, template
             errs.push(FieldError::invalid_raw(&tpl_path.child("metadata").child("labels"), go_map(template_labels(template)), SELECTOR_MISMATCH));
         }
     }
-    errs.extend(validate_template(template, &tpl_path, &["Always"]));
+    errs.extend(validate_template_with_claims(template, &tpl_path, &["Always"], claim_volumes));
     if template.and_then(|t| t.spec.as_ref()).is_some_and(|s| s.active_deadline_seconds.is_some()) {
         errs.push(FieldError::forbidden(
             &tpl_path.child("spec").child("activeDeadlineSeconds"),
