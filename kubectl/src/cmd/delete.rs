@@ -144,9 +144,18 @@ fn plan(a: &DeleteArgs) -> CmdResult<Plan> {
         grace = 0;
     }
     let policy = match a.cascade.as_str() {
-        "background" | "true" => "Background",
+        "background" => "Background",
         "foreground" => "Foreground",
-        "orphan" | "false" => "Orphan",
+        "orphan" => "Orphan",
+        // Legacy booleans (Go's ParseBool spellings), deprecated as upstream.
+        b @ ("1" | "t" | "T" | "TRUE" | "true" | "True") => {
+            err(&format!("warning: --cascade={b} is deprecated (boolean value) and can be replaced with --cascade=background.\n"));
+            "Background"
+        }
+        b @ ("0" | "f" | "F" | "FALSE" | "false" | "False") => {
+            err(&format!("warning: --cascade={b} is deprecated (boolean value) and can be replaced with --cascade=orphan.\n"));
+            "Orphan"
+        }
         o => {
             return Err(CmdError::msg(format!(
                 "invalid cascade value ({o}). Must be \"background\", \"foreground\", or \"orphan\""

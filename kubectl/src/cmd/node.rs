@@ -44,6 +44,9 @@ pub struct DrainArgs {
     /// Must be "none", "server", or "client".
     #[arg(long = "dry-run", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
     pub dry_run: Option<String>,
+    /// Force drain to use delete, even if eviction is supported. This will bypass checking PodDisruptionBudgets, use with caution.
+    #[arg(long = "disable-eviction")]
+    pub disable_eviction: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -181,6 +184,13 @@ pub async fn drain(ctx: &Ctx, a: DrainArgs) -> CmdResult {
     if !daemonsets.is_empty() {
         err(&format!("Warning: ignoring DaemonSet-managed Pods: {}\n", daemonsets.join(", ")));
     }
+    let deadline = match a.timeout.as_deref() {
+        Some(t) if !t.is_empty() => {
+            let d = api::duration::parse(t).map_err(|e| CmdError::msg(format!("invalid argument {t:?} for \"--timeout\" flag: {e}")))?;
+            (!d.is_zero()).then(|| std::time::Instant::now() + d)
+        }
+        _ => None,
+    };
     for p in evict {
         let (ns, name) = (crate::util::namespace(p), crate::util::name(p));
         out(&format!("evicting pod {ns}/{name}\n"));
@@ -189,21 +199,43 @@ pub async fn drain(ctx: &Ctx, a: DrainArgs) -> CmdResult {
         }
         let api = ctx.api(&pods_r, Some(ns)).await?;
         let dp = DeleteParams { grace_period_seconds: (a.grace_period >= 0).then_some(a.grace_period), ..Default::default() };
-        match api.delete(name, &dp).await {
-            Ok((_, gone)) => {
-                if !gone {
-                    while api.get_opt(name).await?.is_some_and(|o| crate::util::s(&o, "/metadata/uid") == crate::util::s(p, "/metadata/uid")) {
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                }
+        if a.disable_eviction {
+            match api.delete(name, &dp).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        } else if !evict_pod(ctx, ns, name, &dp, deadline).await? {
+            continue;
         }
-        out(&format!("pod/{name} evicted\n"));
+        while api.get_opt(name).await?.is_some_and(|o| crate::util::s(&o, "/metadata/uid") == crate::util::s(p, "/metadata/uid")) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        out(&format!("pod/{name} {}\n", if a.disable_eviction { "deleted" } else { "evicted" }));
     }
     out(&format!("node/{node} drained{}\n", dry.suffix()));
     Ok(())
+}
+
+/// Evicts through pods/eviction, retrying every 5 s while a disruption
+/// budget refuses (429) as upstream's drain does. Returns false when the
+/// pod is already gone.
+async fn evict_pod(ctx: &Ctx, ns: &str, name: &str, dp: &DeleteParams, deadline: Option<std::time::Instant>) -> CmdResult<bool> {
+    let pods = client::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(ctx.client().await?.clone(), ns);
+    loop {
+        match pods.evict(name, dp).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) if e.reason() == Some(api::Reason::TooManyRequests) => {
+                if deadline.is_some_and(|d| std::time::Instant::now() + std::time::Duration::from_secs(5) > d) {
+                    return Err(CmdError::msg(format!("error when evicting pods/{name:?} -n {ns:?}: global timeout reached")));
+                }
+                err(&format!("error when evicting pods/{name:?} -n {ns:?} (will retry after 5s): {e}\n"));
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+            Err(e) => return Err(CmdError::msg(format!("error when evicting pods/{name:?} -n {ns:?}: {e}"))),
+        }
+    }
 }
 
 pub async fn taint(ctx: &Ctx, a: TaintArgs) -> CmdResult {
