@@ -198,7 +198,23 @@ async fn env_from_every_source_and_config_error_until_the_config_map_exists() {
     );
     wait_event(&tc.client, "default", "nfs", "FailedMount", |m| m.contains("volume \"share\"")).await;
 
-    // The ConfigMap appears: the container starts by itself.
+    // A missing ConfigMap behind a volume: FailedMount until it exists.
+    let vol = pod("cfgvol", &name, json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+        "command": ["cat", "/cfg/mode"], "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}],
+        "volumes": [{"name": "cfg", "configMap": {"name": "late"}}]}));
+    pods.create(&PostParams::default(), &vol).await.unwrap();
+    let stuck = wait_pod(&pods, "cfgvol", "ContainerCreating on the missing ConfigMap", LONG, |p| {
+        p["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().is_some()
+    })
+    .await;
+    assert_eq!(stuck["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
+    assert_eq!(
+        stuck["status"]["containerStatuses"][0]["state"]["waiting"]["message"],
+        "MountVolume.SetUp failed for volume \"cfg\" : configmap \"late\" not found"
+    );
+    wait_event(&tc.client, "default", "cfgvol", "FailedMount", |m| m == "MountVolume.SetUp failed for volume \"cfg\" : configmap \"late\" not found").await;
+
+    // The ConfigMap appears: the containers start by themselves.
     let cms: Api<ConfigMap> = Api::namespaced(tc.client.clone(), "default");
     cms.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "late"}, "data": {"mode": "fast", "level": "3"}})).unwrap())
         .await
@@ -228,6 +244,8 @@ async fn env_from_every_source_and_config_error_until_the_config_map_exists() {
         assert!(lines.contains(&want), "missing {want:?} in {lines:?}");
     }
     assert!(!lines.iter().any(|l| l.starts_with("OPT=")), "{lines:?}");
+    let vol_done = wait_pod(&pods, "cfgvol", "cfgvol Succeeded", LONG, |p| phase(p) == "Succeeded" || phase(p) == "Failed").await;
+    assert_eq!(log_lines(&node, &vol_done, "c"), ["fast"]);
     wait_event(&tc.client, "default", "envs", "InvalidEnvironmentVariableNames", |m| {
         m == "Keys [1st] from the EnvFrom secret default/creds were skipped since they are considered invalid environment variable names."
     })
@@ -338,4 +356,34 @@ async fn secret_update_reaches_a_projected_volume_and_a_claim_is_its_host_path()
     assert!(mounts_under(&node.root()).is_empty(), "host mounts: {:?}", mounts_under(&node.root()));
     delete_and_wait(&pods, &node, &running).await;
     assert!(data.path().join("written").exists(), "a claim's data outlives the pod");
+}
+
+/// A restarted kubelet re-adopts a pod with a secret (tmpfs) volume: the
+/// container keeps running and later Secret changes still reach it.
+#[tokio::test(flavor = "multi_thread")]
+async fn restarted_kubelet_keeps_updating_a_secret_volume() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let mut node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let secrets: Api<Secret> = Api::namespaced(tc.client.clone(), "default");
+    secrets
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"k": "one"}})).unwrap())
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("sec", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
+        "command": ["sh", "-c", "while true; do echo \"k=$(cat /s/k)\"; sleep 0.5; done"],
+        "volumeMounts": [{"name": "s", "mountPath": "/s"}]}],
+        "volumes": [{"name": "s", "secret": {"secretName": "s"}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "sec", "Running", LONG, |p| phase(p) == "Running").await;
+    wait_for(LONG, "k=one", || log_lines(&node, &running, "c").iter().any(|l| l == "k=one").then_some(()));
+    node.kill();
+    node.spawn();
+    secrets.patch("s", &PostParams::default(), &Patch::Merge(json!({"stringData": {"k": "two"}}))).await.unwrap();
+    wait_for(Duration::from_secs(60), "k=two after the restart", || log_lines(&node, &running, "c").iter().any(|l| l == "k=two").then_some(()));
+    let now = wait_pod(&pods, "sec", "still Running", LONG, |p| phase(p) == "Running").await;
+    assert_eq!(now["status"]["containerStatuses"][0]["restartCount"], 0);
+    assert!(mounts_under(&node.root()).is_empty(), "host mounts: {:?}", mounts_under(&node.root()));
+    delete_and_wait(&pods, &node, &now).await;
 }
