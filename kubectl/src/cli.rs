@@ -26,6 +26,7 @@ Basic Commands (Intermediate):
   delete          Delete resources by file names, stdin, resources and names, or by resources and label selector
 
 Deploy Commands:
+  rollout         Manage the rollout of a resource
   scale           Set a new size for a deployment, replica set, or replication controller
 
 Cluster Management Commands:
@@ -127,6 +128,9 @@ pub enum Command {
     Annotate(cmd::label::LabelArgs),
     /// Set a new size for a deployment, replica set, or replication controller
     Scale(cmd::scale::ScaleArgs),
+    /// Manage the rollout of a resource
+    #[command(subcommand)]
+    Rollout(cmd::rollout::RolloutCmd),
     /// Run a particular image on the cluster
     Run(cmd::run::RunArgs),
     /// Take a replication controller, service, deployment or pod and expose it as a new Kubernetes service
@@ -171,6 +175,7 @@ impl Command {
             Command::Label(_) => "label",
             Command::Annotate(_) => "annotate",
             Command::Scale(_) => "scale",
+            Command::Rollout(_) => "rollout",
             Command::Run(_) => "run",
             Command::Expose(_) => "expose",
             Command::Set(_) => "set",
@@ -238,6 +243,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CmdError> {
         Command::Label(a) => cmd::label::run(ctx, a, cmd::label::Which::Labels).await,
         Command::Annotate(a) => cmd::label::run(ctx, a, cmd::label::Which::Annotations).await,
         Command::Scale(a) => cmd::scale::run(ctx, a).await,
+        Command::Rollout(a) => cmd::rollout::run(ctx, a).await,
         Command::Run(a) => cmd::run::run(ctx, a).await,
         Command::Expose(a) => cmd::expose::run(ctx, a).await,
         Command::Set(a) => cmd::set::run(ctx, a).await,

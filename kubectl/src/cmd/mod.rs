@@ -16,6 +16,7 @@ pub mod label;
 pub mod node;
 pub mod patch;
 pub mod replace;
+pub mod rollout;
 pub mod run;
 pub mod scale;
 pub mod set;

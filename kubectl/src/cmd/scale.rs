@@ -46,35 +46,46 @@ pub async fn run(ctx: &Ctx, a: ScaleArgs) -> CmdResult {
     let mut errors = Vec::new();
     for t in targets {
         let api = ctx.api(&t.resource, t.namespace.as_deref()).await?;
-        let cur = match api.get(&t.name).await {
-            Ok(o) => o,
-            Err(e) => {
-                errors.push(e.into());
-                continue;
+        // With --current-replicas the patch is pinned to the version the
+        // precondition was checked on; a Conflict re-reads and re-checks (ScaleWithRetries).
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let cur = match api.get(&t.name).await {
+                Ok(o) => o,
+                Err(e) => break Err(e.into()),
+            };
+            if cur.pointer("/spec/replicas").is_none() && !matches!(t.resource.kind.as_str(), "Deployment" | "ReplicaSet" | "ReplicationController" | "StatefulSet") {
+                break Err(CmdError::msg(format!("cannot scale {}/{}: no replicas field", crate::resources::kind_prefix(&t.resource), t.name)));
+            }
+            let now = cur.pointer("/spec/replicas").and_then(serde_json::Value::as_i64).unwrap_or(1);
+            if a.current_replicas >= 0 && now != a.current_replicas {
+                break Err(CmdError::msg(format!("Expected replicas to be {}, was {now}", a.current_replicas)));
+            }
+            let mut patch = json!({"spec": {"replicas": replicas}});
+            if let Some(rv) = &a.resource_version {
+                patch["metadata"] = json!({"resourceVersion": rv});
+            } else if a.current_replicas >= 0 {
+                patch["metadata"] = json!({"resourceVersion": cur.pointer("/metadata/resourceVersion")});
+            }
+            if dry == DryRun::Client {
+                break Ok(());
+            }
+            let pp = PostParams { dry_run: dry == DryRun::Server, ..Default::default() };
+            match api.patch(&t.name, &pp, &Patch::Merge(patch)).await {
+                Ok(_) => break Ok(()),
+                Err(e) => {
+                    let e: CmdError = e.into();
+                    if e.is_conflict() && a.resource_version.is_none() && attempt < 5 {
+                        continue;
+                    }
+                    break Err(e);
+                }
             }
         };
-        if cur.pointer("/spec/replicas").is_none() && !matches!(t.resource.kind.as_str(), "Deployment" | "ReplicaSet" | "ReplicationController" | "StatefulSet") {
-            errors.push(CmdError::msg(format!("cannot scale {}/{}: no replicas field", crate::resources::kind_prefix(&t.resource), t.name)));
+        if let Err(e) = result {
+            errors.push(e);
             continue;
-        }
-        if a.current_replicas >= 0 && crate::util::i(&cur, "/spec/replicas") != a.current_replicas {
-            errors.push(CmdError::msg(format!(
-                "Expected replicas to be {}, was {}",
-                a.current_replicas,
-                crate::util::i(&cur, "/spec/replicas")
-            )));
-            continue;
-        }
-        let mut patch = json!({"spec": {"replicas": replicas}});
-        if let Some(rv) = &a.resource_version {
-            patch["metadata"] = json!({"resourceVersion": rv});
-        }
-        if dry != DryRun::Client {
-            let pp = PostParams { dry_run: dry == DryRun::Server, ..Default::default() };
-            if let Err(e) = api.patch(&t.name, &pp, &Patch::Merge(patch)).await {
-                errors.push(e.into());
-                continue;
-            }
         }
         out(&done(&t.resource, &t.name, "scaled", dry));
     }

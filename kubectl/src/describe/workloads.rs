@@ -103,10 +103,18 @@ pub fn deployment(d: &Value, owned: &[Value], evs: Evs<'_>, now: DateTime<Utc>) 
     pod_template(&mut w, d.pointer("/spec/template").unwrap_or(&Value::Null));
     conditions_with_reason(&mut w, d);
     if !owned.is_empty() {
-        let rev = |r: &Value| {
-            r.pointer("/metadata/annotations/deployment.kubernetes.io~1revision").and_then(Value::as_str).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0)
+        // The new RS has the Deployment's template (FindNewReplicaSet: the oldest such).
+        let without_hash = |t: Option<&Value>| {
+            let mut t = t.cloned().unwrap_or(Value::Null);
+            if let Some(l) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+                l.remove("pod-template-hash");
+            }
+            t
         };
-        let newest = owned.iter().max_by_key(|r| rev(r));
+        let template = without_hash(d.pointer("/spec/template"));
+        let mut candidates: Vec<&Value> = owned.iter().filter(|r| without_hash(r.pointer("/spec/template")) == template).collect();
+        candidates.sort_by_key(|r| (s(r, "/metadata/creationTimestamp").to_string(), crate::util::name(r).to_string()));
+        let newest = candidates.first().copied();
         let new: Vec<&Value> = newest.into_iter().collect();
         let old: Vec<&Value> = owned.iter().filter(|r| Some(*r) != newest && i(r, "/spec/replicas") > 0).collect();
         w.w(0, &format!("OldReplicaSets:\t{}\n", rs_list(&old)));
