@@ -9,6 +9,7 @@ use crate::downward::{self, PodIps};
 use crate::expansion::{expand, mapping_for};
 use crate::objects::{ObjectError, Objects};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,15 +42,15 @@ pub async fn fetch(objects: &Objects, ns: &str, c: &Container) -> Fetched {
     let wait = Duration::from_secs(10);
     let mut f = Fetched::default();
     for n in cms {
-        if !f.config_maps.contains_key(&n) {
-            let v = objects.config_maps.get(ns, &n, wait).await;
-            f.config_maps.insert(n, v);
+        if let Entry::Vacant(e) = f.config_maps.entry(n) {
+            let v = objects.config_maps.get(ns, e.key(), wait).await;
+            e.insert(v);
         }
     }
     for n in secrets {
-        if !f.secrets.contains_key(&n) {
-            let v = objects.secrets.get(ns, &n, wait).await;
-            f.secrets.insert(n, v);
+        if let Entry::Vacant(e) = f.secrets.entry(n) {
+            let v = objects.secrets.get(ns, e.key(), wait).await;
+            e.insert(v);
         }
     }
     f

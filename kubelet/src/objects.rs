@@ -133,9 +133,12 @@ impl Objects {
     }
 }
 
+/// (namespace, name) pairs.
+pub type Refs = BTreeSet<(String, String)>;
+
 /// Every ConfigMap and Secret (namespace, name) a pod refers to from its
 /// containers' environment and its volumes.
-pub fn pod_references(pod: &Pod) -> (BTreeSet<(String, String)>, BTreeSet<(String, String)>) {
+pub fn pod_references(pod: &Pod) -> (Refs, Refs) {
     let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
     let (mut cms, mut secrets) = (BTreeSet::new(), BTreeSet::new());
     let Some(spec) = &pod.spec else { return (cms, secrets) };
