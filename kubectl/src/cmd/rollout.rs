@@ -310,7 +310,14 @@ async fn revisions(ctx: &Ctx, kind: Kind, obj: &Value) -> CmdResult<BTreeMap<i64
                 let Some(n) = annotation(&item, REVISION).and_then(|v| v.parse::<i64>().ok()) else { continue };
                 (n, item.pointer("/spec/template").cloned().unwrap_or(Value::Null))
             }
-            _ => (i(&item, "/revision"), item.pointer("/data/spec/template").cloned().unwrap_or(Value::Null)),
+            _ => {
+                // The controller stores the template as a replace patch.
+                let mut t = item.pointer("/data/spec/template").cloned().unwrap_or(Value::Null);
+                if let Some(m) = t.as_object_mut() {
+                    m.remove("$patch");
+                }
+                (i(&item, "/revision"), t)
+            }
         };
         let change_cause = annotation(&item, CHANGE_CAUSE).unwrap_or_default().to_string();
         out.insert(number, Revision { template, change_cause, source: item });
