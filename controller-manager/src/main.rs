@@ -79,16 +79,6 @@ fn command(registry: &[Descriptor]) -> Command {
     cmd.mut_arg("controllers", |a| a.long_help(format!("A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'.\nAll controllers: {names}")))
 }
 
-/// The server of the kubeconfig's current context (until client::config loads kubeconfigs for every daemon).
-fn server_from_kubeconfig(path: &str) -> anyhow::Result<String> {
-    let v: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).with_context(|| format!("reading kubeconfig {path}"))?)?;
-    let named = |list: &str, name: &str| v[list].as_sequence().into_iter().flatten().find(|e| e["name"].as_str() == Some(name)).cloned();
-    let ctx = v["current-context"].as_str().context("kubeconfig has no current-context")?;
-    let cluster = named("contexts", ctx).and_then(|c| c["context"]["cluster"].as_str().map(str::to_string)).context("kubeconfig: current context not found")?;
-    let server = named("clusters", &cluster).and_then(|c| c["cluster"]["server"].as_str().map(str::to_string));
-    server.context("kubeconfig has no server for its current context")
-}
-
 fn concurrency(matches: &ArgMatches, d: &Descriptor) -> usize {
     d.concurrency.and_then(|c| matches.get_one::<usize>(c.flag).copied()).unwrap_or(1)
 }
@@ -102,12 +92,9 @@ async fn main() -> anyhow::Result<()> {
     let enabled: Vec<(Descriptor, usize)> =
         controllers::enabled(&registry, &flags.controllers).map_err(anyhow::Error::msg)?.into_iter().map(|d| (*d, concurrency(&matches, d))).collect();
 
-    let server = match (&flags.master, &flags.kubeconfig) {
-        (Some(m), _) => m.clone(),
-        (None, Some(k)) => server_from_kubeconfig(k)?,
-        (None, None) => "127.0.0.1:6443".to_string(),
-    };
-    let client = Client::connect_lazy(&server)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);
+    let conn = client::config::for_daemon(flags.master.as_deref(), flags.kubeconfig.as_deref()).context("kubeconfig")?;
+    let server = conn.server.clone();
+    let client = Client::connect_lazy(&conn.address)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);
     let shutdown = daemon::signals::shutdown_token()?;
 
     let registry_metrics = daemon::metrics::Registry::new();
@@ -131,7 +118,10 @@ async fn main() -> anyhow::Result<()> {
         config.renew_deadline = flags.leader_elect_renew_deadline;
         config.retry_period = flags.leader_elect_retry_period;
         let (c, m) = (client.clone(), metrics.clone());
-        LeaderElector::new(client.clone(), config)
+        // Its own connection and token bucket, as upstream's "leader-election" client: controllers
+        // using up the QPS budget must not delay renewals past the deadline.
+        let election_client = Client::connect_lazy(&conn.address)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);
+        LeaderElector::new(election_client, config)
             .run(shutdown.clone(), move |leading| async move {
                 m.leader.set(1);
                 controllers::run(c, enabled, m.clone(), leading).await;

@@ -284,16 +284,16 @@ async fn killing_and_restarting_the_controller_manager_never_makes_extra_pods() 
     let cluster = TestCluster::start().await.unwrap();
     let client = cluster.client.clone();
     let rs_api = Api::<ReplicaSet>::namespaced(client.clone(), NS);
-    let spawn = |port: u16| -> Child {
-        Command::new(env!("CARGO_BIN_EXE_kube-controller-manager"))
-            .args(["--master", &cluster.addr.to_string(), "--controllers", "*,-replicationcontroller"])
+    let spawn = |port: u16| -> KillOnDrop {
+        KillOnDrop(Command::new(env!("CARGO_BIN_EXE_kube-controller-manager"))
+            .args(["--master", &cluster.addr.to_string(), "--controllers", "replicaset"])
             .args(["--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms", "--leader-elect-retry-period", "200ms"])
             // Slow enough that each kill lands while pods are still being created.
             .args(["--kube-api-qps", "50", "--kube-api-burst", "10", "--secure-port", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap()
+            .unwrap())
     };
     let mut rs = replicaset("big", 60, serde_json::json!({"app": "big"}), serde_json::json!({}));
     rs = rs_api.create(&PostParams::default(), &rs).await.unwrap();
@@ -313,8 +313,8 @@ async fn killing_and_restarting_the_controller_manager_never_makes_extra_pods() 
             wait_for("progress", Duration::from_secs(20), async || Some(owned_pods(&client, &uid).await.len()).filter(|n| *n > before)).await;
         }
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        child.kill().unwrap(); // SIGKILL, mid-work
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL, mid-work
+        child.0.wait().unwrap();
         let n = owned_pods(&client, &uid).await.len();
         assert!(n <= 60, "{n} pods after kill {i}");
         seen_counts.push(n);
@@ -322,19 +322,30 @@ async fn killing_and_restarting_the_controller_manager_never_makes_extra_pods() 
     eprintln!("pods after each SIGKILL: {seen_counts:?}");
     assert!(seen_counts.iter().any(|n| *n < 60), "no kill landed mid-creation: {seen_counts:?}");
     let port = testing::free_port();
-    let mut child = spawn(port);
+    let child = spawn(port);
+    // It leads once the killed leader's lease expires; then it has had its chance to over-create.
+    let leader = "leader_election_master_status{name=\"kube-controller-manager\"} 1";
+    wait_for("leadership", Duration::from_secs(20), async || http_get(port, "/metrics").await.filter(|m| m.contains(leader))).await;
     wait_for("60 pods", Duration::from_secs(60), async || Some(owned_pods(&client, &uid).await.len()).filter(|n| *n == 60)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let all = Api::<Pod>::namespaced(client.clone(), NS).list(&ListParams::default()).await.unwrap().items;
     assert_eq!(all.len(), 60, "exactly the replicas, after kills at {seen_counts:?} pods");
     // Its metrics, per controller.
     let m = http_get(port, "/metrics").await.unwrap();
-    assert!(m.contains("leader_election_master_status{name=\"kube-controller-manager\"} 1"), "{m}");
     assert!(m.contains("workqueue_adds_total{name=\"replicaset\"}"), "{m}");
     assert!(m.contains("workqueue_depth{name=\"replicaset\"} 0"), "{m}");
     assert!(m.contains("workqueue_work_duration_seconds_count{name=\"replicaset\"}"), "{m}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
+}
+
+/// The binary, killed (SIGKILL) when the test ends, also when an assertion fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 async fn http_get(port: u16, path: &str) -> Option<String> {
