@@ -8,6 +8,7 @@
 //! - [`events`]: records `Event` objects about other objects.
 //! - [`backoff`]: jittered exponential backoff for retry loops.
 //! - [`config`]: kubeconfig files, `KUBECONFIG` merging, contexts, in-cluster config.
+//! - [`yaml`]: YAML to JSON as upstream reads manifests (YAML 1.1 scalars, `---` streams).
 //!
 //! See client/README.md for a usage example of each.
 //!
@@ -74,6 +75,7 @@ pub mod params;
 pub mod resource;
 pub mod store;
 pub mod workqueue;
+pub mod yaml;
 
 pub use self::api::{Api, ObjectList, WatchEvent};
 pub use client::Client;
