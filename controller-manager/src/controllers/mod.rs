@@ -12,6 +12,7 @@ pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod statefulset;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,7 @@ pub fn registry() -> Vec<Descriptor> {
         namespace::NAMESPACE,
         serviceaccount::SERVICE_ACCOUNT,
         deployment::DEPLOYMENT,
+        statefulset::STATEFULSET,
     ]
 }
 
