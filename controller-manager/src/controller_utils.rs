@@ -164,14 +164,14 @@ pub fn deletion_order(a: &Pod, rank_a: usize, b: &Pod, rank_b: usize, now: Times
         return rank_b.cmp(&rank_a);
     }
     let uid = |p: &Pod| p.metadata.uid.clone().unwrap_or_default();
-    // 6. Both ready: ready for less time first.
+    // 6. Both ready: ready for less time first. Upstream breaks a same-bucket
+    // tie by uid here only when the times differ, and goes on when they are
+    // equal; that is not a total order (Rust's sort panics on it), so a
+    // same-bucket tie always goes on to restarts, age and then uid.
     if is_pod_ready(a) && is_pod_ready(b) {
         let ready_time = |p: &Pod| ready_condition(p).and_then(|c| c.last_transition_time.clone());
-        let (ta, tb) = (ready_time(a), ready_time(b));
-        if ta != tb {
-            if let Some(o) = newer_first(ta.as_ref(), tb.as_ref(), now) {
-                return o.then_with(|| uid(a).cmp(&uid(b)));
-            }
+        if let Some(o) = newer_first(ready_time(a).as_ref(), ready_time(b).as_ref(), now).filter(|o| o.is_ne()) {
+            return o;
         }
     }
     // 7. More restarts first (regular containers, then restartable init containers).
@@ -183,14 +183,9 @@ pub fn deletion_order(a: &Pod, rank_a: usize, b: &Pod, rank_b: usize, now: Times
     if sa != sb {
         return sb.cmp(&sa);
     }
-    // 8. Empty creation time < newer < older.
+    // 8. Empty creation time < newer < older; then uid (equal times too, for a total order).
     let (ca, cb) = (a.metadata.creation_timestamp.as_ref(), b.metadata.creation_timestamp.as_ref());
-    if ca != cb {
-        if let Some(o) = newer_first(ca, cb, now) {
-            return o.then_with(|| uid(a).cmp(&uid(b)));
-        }
-    }
-    Ordering::Equal
+    newer_first(ca, cb, now).unwrap_or(Ordering::Equal).then_with(|| uid(a).cmp(&uid(b)))
 }
 
 /// Zero before set, later before earlier, compared in log2 buckets of the
@@ -237,6 +232,13 @@ fn max_container_restarts(pod: &Pod) -> (i32, i32) {
         .max()
         .unwrap_or(0);
     (regular, sidecar)
+}
+
+/// The apiserver refused a create because the namespace is being deleted
+/// (upstream's NamespaceTerminatingCause): nothing to retry, the namespace
+/// controller cleans up.
+pub fn is_namespace_terminating(e: &client::Error) -> bool {
+    e.reason() == Some(api::Reason::Forbidden) && e.to_string().contains("because it is being terminated")
 }
 
 /// The characters upstream's rand.SafeEncodeString maps bytes onto: no
@@ -336,6 +338,27 @@ mod tests {
         assert_eq!(deletion_order(&b, 0, &a, 0, now), Ordering::Greater, "tie broken by uid");
         let fresh = pod("z", Some("n3"), "Running", Some(NOW - 1), NOW - 9000);
         assert_eq!(deletion_order(&fresh, 0, &a, 0, now), Ordering::Less, "ready for less time goes first");
+    }
+
+    #[test]
+    fn deletion_order_is_a_total_order_with_equal_and_same_bucket_times() {
+        // Ready and created at equal or same-bucket times, as pods started in
+        // one burst are: sorting 200 of them once panicked (intransitive order).
+        let now = Timestamp::from_second(NOW).unwrap();
+        let pods: Vec<Arc<Pod>> =
+            (0..200).map(|i| pod(&format!("p{i:03}"), Some("n1"), "Running", Some(NOW - 1000 - (i % 3) * 10), NOW - 9000 - (i % 5) * 7)).collect();
+        let order = |a: &Arc<Pod>, b: &Arc<Pod>| deletion_order(a, 0, b, 0, now);
+        for a in pods.iter().take(20) {
+            for b in pods.iter().take(20) {
+                assert_eq!(order(a, b), order(b, a).reverse());
+                for c in pods.iter().take(20) {
+                    if order(a, b).is_le() && order(b, c).is_le() {
+                        assert!(order(a, c).is_le(), "transitive");
+                    }
+                }
+            }
+        }
+        assert_eq!(pods_to_delete(&pods, &pods, 150, now).len(), 150);
     }
 
     #[tokio::test]

@@ -37,13 +37,28 @@ impl Running {
 }
 
 fn start(client: &Client) -> Running {
-    let registry = daemon::metrics::Registry::new();
-    let metrics = ControllerMetrics::new(&registry);
     let shutdown = client::CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(true));
-    let controllers = tokio::spawn(controllers::run(client.clone(), vec![(REPLICASET, 3), (DEPLOYMENT, 3)], metrics, shutdown.clone()));
+    let controllers = spawn_controllers(client, &shutdown);
     let kubelet = tokio::spawn(fake_kubelet(client.clone(), ready.clone()));
     Running { shutdown, tasks: vec![controllers, kubelet], ready }
+}
+
+fn spawn_controllers(client: &Client, shutdown: &client::CancellationToken) -> tokio::task::JoinHandle<()> {
+    let registry = daemon::metrics::Registry::new();
+    let metrics = ControllerMetrics::new(&registry);
+    tokio::spawn(controllers::run(client.clone(), vec![(REPLICASET, 3), (DEPLOYMENT, 3)], metrics, shutdown.clone()))
+}
+
+impl Running {
+    /// Stops the controllers (caches, queues and all) and starts fresh ones, as a restarted kube-controller-manager.
+    async fn restart_controllers(&mut self, client: &Client) {
+        self.shutdown.cancel();
+        let old = self.tasks.remove(0);
+        old.await.unwrap();
+        self.shutdown = client::CancellationToken::new();
+        self.tasks.insert(0, spawn_controllers(client, &self.shutdown));
+    }
 }
 
 /// Binds pods, makes them Running (+Ready while `ready`), and completes graceful deletions.
@@ -429,5 +444,35 @@ async fn a_rollout_without_progress_exceeds_its_deadline() {
     // Progress again (pods become ready): the condition recovers.
     running.ready.store(true, Ordering::SeqCst);
     wait_complete(&client, "slow", 2).await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_controller_manager_finishes_the_rollout_within_bounds() {
+    let cluster = TestCluster::start().await.unwrap();
+    let client = cluster.client.clone();
+    let mut running = start(&client);
+    let api = Api::<Deployment>::namespaced(client.clone(), NS);
+    let d = api.create(&PostParams::default(), &deployment("svc", 4, "busybox:1", rolling(serde_json::json!(1), serde_json::json!(0)), serde_json::json!({}))).await.unwrap();
+    let uid = d.metadata.uid.clone().unwrap();
+    wait_complete(&client, "svc", 4).await;
+    let (seen, watch_tasks) = observe(&client);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    set_image(&client, "svc", "busybox:2").await;
+    // Restart while the rollout is under way (the new RS exists, old pods remain).
+    wait_for("the new RS", Duration::from_secs(20), async || (replica_sets(&client, &uid).await.len() == 2).then_some(())).await;
+    running.restart_controllers(&client).await;
+    wait_complete(&client, "svc", 4).await;
+    let rss = replica_sets(&client, &uid).await;
+    assert_eq!(rss.len(), 2, "one RS per template, no duplicate after the restart");
+    let pods = Api::<Pod>::namespaced(client.clone(), NS).list(&ListParams::default()).await.unwrap().items;
+    let live: Vec<_> = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).collect();
+    assert_eq!(live.len(), 4, "no extra pods");
+    let s = seen.lock().unwrap();
+    assert!(s.max_pods <= 5 && s.max_rs_replicas <= 5 && s.min_ready.unwrap() >= 4, "{s:?}");
+    drop(s);
+    for t in watch_tasks {
+        t.abort();
+    }
     running.stop().await;
 }

@@ -34,7 +34,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::{ConcurrencyFlag, ControllerContext, Descriptor};
 use crate::controller_utils::{
-    is_pod_active, is_pod_available, is_pod_ready, pod_from_template, pod_key, pods_to_delete, slow_start_batch, SLOW_START_INITIAL_BATCH_SIZE,
+    is_namespace_terminating, is_pod_active, is_pod_available, is_pod_ready, pod_from_template, pod_key, pods_to_delete, slow_start_batch, SLOW_START_INITIAL_BATCH_SIZE,
 };
 use crate::informers::NAMESPACE_INDEX;
 use crate::ref_manager::claim_pods;
@@ -442,10 +442,6 @@ impl<R: ReplicaKind> Sync_<R> {
             }
         }
     }
-}
-
-fn is_namespace_terminating(e: &client::Error) -> bool {
-    e.reason() == Some(api::Reason::Forbidden) && e.to_string().contains("because it is being terminated")
 }
 
 /// One sync of `key` (syncReplicaSet).

@@ -15,12 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::util::*;
 use super::{name_of, ns_of, Ctx};
-use crate::controller_utils::{compute_hash, now};
+use crate::controller_utils::{compute_hash, is_namespace_terminating, now};
 use crate::Error;
-
-fn is_namespace_terminating(e: &client::Error) -> bool {
-    e.reason() == Some(api::Reason::Forbidden) && e.to_string().contains("because it is being terminated")
-}
 
 fn active(rss: &[ReplicaSet]) -> Vec<&ReplicaSet> {
     rss.iter().filter(|rs| rs_replicas(rs) > 0).collect()
