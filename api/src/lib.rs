@@ -1,8 +1,10 @@
 //! ferrokube's API machinery: upstream's apimachinery and component-helpers,
 //! one module per concept, shared by every component (design decision 12).
-//! Depends on k8s-openapi and serde only: no gRPC, etcd or runtime.
+//! Depends on k8s-openapi, its time crate (jiff) and serde only: no gRPC,
+//! etcd or runtime.
 
 pub mod affinity;
+pub mod cron;
 pub mod duration;
 pub mod image;
 pub mod intstr;

@@ -1,5 +1,6 @@
 //! CronJob (batch/v1): concurrencyPolicy Allow, suspend false, history limits
-//! 3/1; a standard 5-field schedule (or @descriptor); names at most 52
+//! 3/1; a standard 5-field schedule (or @descriptor, parsed by api::cron, the
+//! parser the controller runs); an IANA timeZone; names at most 52
 //! characters (the Job names it creates add 11).
 
 use k8s_openapi::api::batch::v1::CronJob;
@@ -13,79 +14,6 @@ use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 pub struct CronJobStrategy;
 
 const MAX_NAME: usize = 52;
-
-/// One cron field (robfig/cron's getRange/getField), with its messages.
-fn parse_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<(), String> {
-    for expr in field.split(',') {
-        let (range, step) = match expr.split('/').collect::<Vec<_>>()[..] {
-            [r] => (r, None),
-            [r, s] => (r, Some(s)),
-            _ => return Err(format!("too many slashes: {expr}")),
-        };
-        let num = |s: &str| -> Result<u32, String> {
-            if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
-                return Ok(i as u32 + min);
-            }
-            let n: i64 = s.parse().map_err(|_| format!("failed to parse int from {s}: strconv.Atoi: parsing {s:?}: invalid syntax"))?;
-            if n < 0 {
-                return Err(format!("negative number ({n}) not allowed: {s}"));
-            }
-            Ok(n as u32)
-        };
-        let (lo, hi) = if range == "*" || range == "?" {
-            (min, max)
-        } else {
-            match range.split('-').collect::<Vec<_>>()[..] {
-                [a] => {
-                    let a = num(a)?;
-                    (a, if step.is_some() { max } else { a })
-                }
-                [a, b] => (num(a)?, num(b)?),
-                _ => return Err(format!("too many hyphens: {expr}")),
-            }
-        };
-        if lo < min {
-            return Err(format!("beginning of range ({lo}) below minimum ({min}): {expr}"));
-        }
-        if hi > max {
-            return Err(format!("end of range ({hi}) above maximum ({max}): {expr}"));
-        }
-        if lo > hi {
-            return Err(format!("beginning of range ({lo}) beyond end of range ({hi}): {expr}"));
-        }
-        if let Some(s) = step {
-            if num(s)? == 0 {
-                return Err(format!("step of range should be a positive number: {expr}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// robfig/cron's ParseStandard, for validation.
-pub fn parse_schedule(s: &str) -> Result<(), String> {
-    if let Some(d) = s.strip_prefix("@every ") {
-        return api::duration::parse_nanos(d).map(|_| ()).map_err(|e| format!("failed to parse duration @every {d}: {e}"));
-    }
-    if s.starts_with('@') {
-        return match s {
-            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
-            _ => Err(format!("unrecognized descriptor: {s}")),
-        };
-    }
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
-    }
-    const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    parse_field(fields[0], 0, 59, &[])?;
-    parse_field(fields[1], 0, 23, &[])?;
-    parse_field(fields[2], 1, 31, &[])?;
-    parse_field(fields[3], 1, 12, MONTHS)?;
-    parse_field(fields[4], 0, 6, DAYS)?;
-    Ok(())
-}
 
 impl Strategy for CronJobStrategy {
     type Object = CronJob;
@@ -136,12 +64,12 @@ impl Strategy for CronJobStrategy {
             errs.push(FieldError::required(&path.child("schedule"), ""));
         } else if sched.contains("TZ") {
             errs.push(FieldError::invalid(&path.child("schedule"), sched, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
-        } else if let Err(e) = parse_schedule(sched) {
-            errs.push(FieldError::invalid(&path.child("schedule"), sched, &e));
+        } else if let Err(e) = api::cron::parse(sched) {
+            errs.push(FieldError::invalid(&path.child("schedule"), sched, &e.0));
         }
         if let Some(tz) = spec.time_zone.as_deref() {
-            if tz.is_empty() || tz == "Local" || tz.contains(' ') {
-                errs.push(FieldError::invalid(&path.child("timeZone"), tz, &format!("unknown time zone {tz}")));
+            if let Err(msg) = api::cron::validate_time_zone(tz) {
+                errs.push(FieldError::invalid(&path.child("timeZone"), tz, &msg));
             }
         }
         match spec.concurrency_policy.as_deref().unwrap_or("") {
@@ -217,8 +145,14 @@ mod tests {
             assert_eq!(e.0.message, format!(r#"CronJob "hello" is invalid: spec.schedule: Invalid value: "{sched}": {msg}"#));
         }
         for ok in ["@hourly", "0 0 * * MON-FRI", "0 0 1 jan,jul ?", "@every 1h30m"] {
-            assert!(parse_schedule(ok).is_ok(), "{ok}");
+            assert!(kind.admit_create(cj(ok)).is_ok(), "{ok}");
         }
+        let mut tz = cj("0 9 * * *");
+        tz["spec"]["timeZone"] = json!("Europe/Nowhere");
+        let e = kind.admit_create(tz.clone()).unwrap_err();
+        assert_eq!(e.0.message, r#"CronJob "hello" is invalid: spec.timeZone: Invalid value: "Europe/Nowhere": unknown time zone Europe/Nowhere"#);
+        tz["spec"]["timeZone"] = json!("Europe/Paris");
+        assert!(kind.admit_create(tz).is_ok());
         let mut always = cj("@daily");
         always["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
         let e = kind.admit_create(always).unwrap_err();
