@@ -4,6 +4,7 @@
 //! etcd or runtime.
 
 pub mod affinity;
+pub mod condition;
 pub mod cron;
 pub mod duration;
 pub mod image;
