@@ -8,6 +8,7 @@
 //! one, comes from the descriptor.
 
 pub mod deployment;
+pub mod disruption;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
@@ -32,6 +33,7 @@ pub fn registry() -> Vec<Descriptor> {
         namespace::NAMESPACE,
         serviceaccount::SERVICE_ACCOUNT,
         deployment::DEPLOYMENT,
+        disruption::DISRUPTION,
         statefulset::STATEFULSET,
     ]
 }
