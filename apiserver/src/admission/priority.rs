@@ -8,7 +8,7 @@
 use client::ApiError;
 use serde_json::Value;
 
-use crate::registry::priorityclass::SYSTEM_CLASSES;
+use crate::registry::scheduling::priorityclass::SYSTEM_CLASSES;
 use crate::registry::ResourceInfo;
 use crate::storage::{key_for, prefix_for, Storage, StorageError};
 use crate::store::errors;
@@ -206,7 +206,7 @@ mod tests {
     #[test]
     fn system_classes_are_valid_objects() {
         use crate::registry::{Kind, Typed};
-        let kind = Typed(crate::registry::priorityclass::PriorityClassStrategy);
+        let kind = Typed(crate::registry::scheduling::priorityclass::PriorityClassStrategy);
         for pc in system_classes() {
             kind.admit_create(pc).unwrap();
         }

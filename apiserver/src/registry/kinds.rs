@@ -16,33 +16,33 @@ impl Kinds {
     /// The kinds of this server.
     pub fn new() -> Self {
         let mut k = Kinds { by_resource: HashMap::new(), order: Vec::new() };
-        k.add(Typed(super::namespace::NamespaceStrategy));
-        k.add(Typed(super::configmap::ConfigMapStrategy));
-        k.add(Typed(super::pod::PodStrategy));
-        k.add(Typed(super::node::NodeStrategy));
-        k.add(Typed(super::service::ServiceStrategy));
-        k.add(Typed(super::endpoints::EndpointsStrategy));
-        k.add(Typed(super::endpointslice::EndpointSliceStrategy));
-        k.add(Typed(super::secret::SecretStrategy));
-        k.add(Typed(super::serviceaccount::ServiceAccountStrategy));
-        k.add(Typed(super::event::EventStrategy));
-        k.add(Typed(super::lease::LeaseStrategy));
-        k.add(Typed(super::replicationcontroller::ReplicationControllerStrategy));
-        k.add(Typed(super::replicaset::ReplicaSetStrategy));
-        k.add(Typed(super::deployment::DeploymentStrategy));
-        k.add(Typed(super::statefulset::StatefulSetStrategy));
-        k.add(Typed(super::daemonset::DaemonSetStrategy));
-        k.add(Typed(super::job::JobStrategy));
-        k.add(Typed(super::cronjob::CronJobStrategy));
-        k.add(Typed(super::pv::PersistentVolumeStrategy));
-        k.add(Typed(super::pvc::PersistentVolumeClaimStrategy));
-        k.add(Typed(super::storageclass::StorageClassStrategy));
-        k.add(Typed(super::priorityclass::PriorityClassStrategy));
-        k.add(Typed(super::controllerrevision::ControllerRevisionStrategy));
-        k.add(Typed(super::podtemplate::PodTemplateStrategy));
-        k.add(Typed(super::limitrange::LimitRangeStrategy));
-        k.add(Typed(super::resourcequota::ResourceQuotaStrategy));
-        k.add(Typed(super::poddisruptionbudget::PodDisruptionBudgetStrategy));
+        k.add(Typed(super::core::namespace::NamespaceStrategy));
+        k.add(Typed(super::core::configmap::ConfigMapStrategy));
+        k.add(Typed(super::core::pod::PodStrategy));
+        k.add(Typed(super::core::node::NodeStrategy));
+        k.add(Typed(super::core::service::ServiceStrategy));
+        k.add(Typed(super::core::endpoints::EndpointsStrategy));
+        k.add(Typed(super::discovery::endpointslice::EndpointSliceStrategy));
+        k.add(Typed(super::core::secret::SecretStrategy));
+        k.add(Typed(super::core::serviceaccount::ServiceAccountStrategy));
+        k.add(Typed(super::core::event::EventStrategy));
+        k.add(Typed(super::coordination::lease::LeaseStrategy));
+        k.add(Typed(super::core::replicationcontroller::ReplicationControllerStrategy));
+        k.add(Typed(super::apps::replicaset::ReplicaSetStrategy));
+        k.add(Typed(super::apps::deployment::DeploymentStrategy));
+        k.add(Typed(super::apps::statefulset::StatefulSetStrategy));
+        k.add(Typed(super::apps::daemonset::DaemonSetStrategy));
+        k.add(Typed(super::batch::job::JobStrategy));
+        k.add(Typed(super::batch::cronjob::CronJobStrategy));
+        k.add(Typed(super::core::pv::PersistentVolumeStrategy));
+        k.add(Typed(super::core::pvc::PersistentVolumeClaimStrategy));
+        k.add(Typed(super::storage::storageclass::StorageClassStrategy));
+        k.add(Typed(super::scheduling::priorityclass::PriorityClassStrategy));
+        k.add(Typed(super::apps::controllerrevision::ControllerRevisionStrategy));
+        k.add(Typed(super::core::podtemplate::PodTemplateStrategy));
+        k.add(Typed(super::core::limitrange::LimitRangeStrategy));
+        k.add(Typed(super::core::resourcequota::ResourceQuotaStrategy));
+        k.add(Typed(super::policy::poddisruptionbudget::PodDisruptionBudgetStrategy));
         k
     }
 

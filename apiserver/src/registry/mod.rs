@@ -7,37 +7,18 @@
 //! generation, the spec/status split, deletion) lives in `crate::store`.
 
 pub mod field;
-pub mod configmap;
-pub mod controllerrevision;
-pub mod cronjob;
-pub mod daemonset;
-pub mod deployment;
-pub mod endpoints;
-pub mod endpointslice;
-pub mod event;
-pub mod job;
-pub mod lease;
-pub mod limitrange;
-pub mod node;
-pub mod pod;
-pub mod poddisruptionbudget;
-pub mod podtemplate;
-pub mod priorityclass;
-pub mod pv;
-pub mod pvc;
-pub mod replicaset;
-pub mod replicationcontroller;
-pub mod resourcequota;
+pub mod core;
+pub mod apps;
+pub mod batch;
+pub mod coordination;
+pub mod discovery;
+pub mod policy;
+pub mod scheduling;
+pub mod storage;
 pub mod scale;
-pub mod secret;
-pub mod service;
-pub mod serviceaccount;
-pub mod statefulset;
-pub mod storageclass;
 pub mod workload;
 pub mod pod_template;
 pub mod kinds;
-pub mod namespace;
 mod strict;
 pub mod validation;
 

@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn generate_name_and_deleting_finalizers() {
         use super::super::Strategy;
-        let info = super::super::configmap::ConfigMapStrategy::INFO;
+        let info = crate::registry::core::configmap::ConfigMapStrategy::INFO;
         let meta = |v: serde_json::Value| serde_json::from_value::<ObjectMeta>(v).unwrap();
         let ok = meta(serde_json::json!({"name": "web-abcde", "generateName": "web-", "namespace": "default"}));
         assert!(validate_object_meta(&ok, &info).is_empty());

@@ -87,7 +87,7 @@ mod tests {
     use serde_json::json;
 
     use crate::registry::Strategy;
-    const RS: ResourceInfo = crate::registry::replicaset::ReplicaSetStrategy::INFO;
+    const RS: ResourceInfo = crate::registry::apps::replicaset::ReplicaSetStrategy::INFO;
 
     fn fins(v: &Value) -> Value {
         v["metadata"].get("finalizers").cloned().unwrap_or(json!([]))

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::apps::v1::ControllerRevision;
 
-use super::validation::NEGATIVE;
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::NEGATIVE;
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct ControllerRevisionStrategy;
 

@@ -4,9 +4,9 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod_template::default_template_spec;
-use super::workload::{self as w, immutable_selector, nonneg, spec, validate_selector_and_template};
-use super::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
+use crate::registry::pod_template::default_template_spec;
+use crate::registry::workload::{self as w, immutable_selector, nonneg, spec, validate_selector_and_template};
+use crate::registry::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
 
 pub struct DaemonSetStrategy;
 

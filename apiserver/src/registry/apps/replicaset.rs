@@ -3,9 +3,9 @@
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 
-use super::pod_template::default_template;
-use super::workload::{self as w, immutable_selector, nonneg, validate_selector_and_template};
-use super::{ErrorList, NameRule, ResourceInfo, Strategy};
+use crate::registry::pod_template::default_template;
+use crate::registry::workload::{self as w, immutable_selector, nonneg, validate_selector_and_template};
+use crate::registry::{ErrorList, NameRule, ResourceInfo, Strategy};
 
 pub struct ReplicaSetStrategy;
 
@@ -54,8 +54,8 @@ impl Strategy for ReplicaSetStrategy {
         errs
     }
 
-    fn fields(&self, o: &serde_json::Value, out: &mut super::Fields) {
-        out.insert("status.replicas".into(), super::int_at(o, "/status/replicas"));
+    fn fields(&self, o: &serde_json::Value, out: &mut crate::registry::Fields) {
+        out.insert("status.replicas".into(), crate::registry::int_at(o, "/status/replicas"));
     }
 
     fn validate_status_update(&self, new: &ReplicaSet, _old: &ReplicaSet) -> ErrorList {

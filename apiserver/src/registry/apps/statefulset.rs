@@ -4,9 +4,9 @@
 
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetUpdateStrategy};
 
-use super::pod_template::default_template_spec;
-use super::workload::{self as w, nonneg, spec, validate_selector_and_template_with_claims};
-use super::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
+use crate::registry::pod_template::default_template_spec;
+use crate::registry::workload::{self as w, nonneg, spec, validate_selector_and_template_with_claims};
+use crate::registry::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
 
 pub struct StatefulSetStrategy;
 
@@ -33,7 +33,7 @@ fn validate_update_strategy(us: &StatefulSetUpdateStrategy, errs: &mut ErrorList
             if let Some(r) = &us.rolling_update {
                 let p = path.child("rollingUpdate");
                 if let Some(part) = r.partition {
-                    errs.extend(super::validation::nonnegative(part.into(), &p.child("partition")));
+                    errs.extend(crate::registry::validation::nonnegative(part.into(), &p.child("partition")));
                 }
                 if let Some(mu) = &r.max_unavailable {
                     w::validate_int_or_percent(mu, &p.child("maxUnavailable"), errs);
@@ -99,7 +99,7 @@ impl Strategy for StatefulSetStrategy {
         spec.revision_history_limit.get_or_insert(10);
         default_template_spec(&mut spec.template);
         for pvc in spec.volume_claim_templates.iter_mut().flatten() {
-            super::pvc::default_claim(pvc);
+            crate::registry::core::pvc::default_claim(pvc);
         }
     }
 
@@ -133,7 +133,7 @@ impl Strategy for StatefulSetStrategy {
         errs.extend(validate_selector_and_template_with_claims(Some(&s.selector), Some(&s.template), "statefulset", "StatefulSet", &claims));
         for (i, pvc) in s.volume_claim_templates.iter().flatten().enumerate() {
             if let Some(ps) = &pvc.spec {
-                errs.extend(super::pvc::validate_claim_spec(ps, &spec().child("volumeClaimTemplates").index(i).child("spec")));
+                errs.extend(crate::registry::core::pvc::validate_claim_spec(ps, &spec().child("volumeClaimTemplates").index(i).child("spec")));
             }
         }
         errs

@@ -5,11 +5,11 @@
 
 use k8s_openapi::api::batch::v1::CronJob;
 
-use super::job::validate_job_spec;
-use super::pod_template::default_template_spec;
-use super::validation::{self as v, go_label_selector};
-use super::workload::{self as w, nonneg_status};
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::batch::job::validate_job_spec;
+use crate::registry::pod_template::default_template_spec;
+use crate::registry::validation::{self as v, go_label_selector};
+use crate::registry::workload::{self as w, nonneg_status};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct CronJobStrategy;
 

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::pod_template::{default_template_spec, template_labels, validate_template};
-use super::validation::{self as v, go_label_selector, go_map};
-use super::workload::{self as w, immutable_selector, nonneg_status, SELECTOR_MISMATCH};
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::pod_template::{default_template_spec, template_labels, validate_template};
+use crate::registry::validation::{self as v, go_label_selector, go_map};
+use crate::registry::workload::{self as w, immutable_selector, nonneg_status, SELECTOR_MISMATCH};
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct JobStrategy;
 
@@ -238,7 +238,7 @@ impl Strategy for JobStrategy {
     }
 
     fn fields(&self, job: &serde_json::Value, out: &mut Fields) {
-        out.insert("status.successful".into(), super::int_at(job, "/status/succeeded"));
+        out.insert("status.successful".into(), crate::registry::int_at(job, "/status/succeeded"));
     }
 }
 

@@ -2,8 +2,8 @@
 
 use k8s_openapi::api::coordination::v1::Lease;
 
-use super::validation::NEGATIVE;
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::NEGATIVE;
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct LeaseStrategy;
 

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::Event;
 
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct EventStrategy;
 
@@ -39,7 +39,7 @@ impl Strategy for EventStrategy {
     }
 
     fn fields(&self, ev: &serde_json::Value, out: &mut Fields) {
-        use super::str_at;
+        use crate::registry::str_at;
         for f in ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"] {
             out.insert(format!("involvedObject.{f}"), str_at(ev, &format!("/involvedObject/{f}")));
         }

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::LimitRange;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as KQuantity;
 
-use super::pod_template::default_resource_list;
+use crate::registry::pod_template::default_resource_list;
 use api::quantity::Quantity;
-use super::validation::{qualified_name, NEGATIVE};
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::{qualified_name, NEGATIVE};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct LimitRangeStrategy;
 

@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
 
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct NamespaceStrategy;
 
@@ -48,15 +48,15 @@ impl Strategy for NamespaceStrategy {
     fn validate(&self, ns: &Namespace) -> ErrorList {
         let mut errs = Vec::new();
         for (i, f) in ns.spec.iter().flat_map(|s| s.finalizers.iter().flatten()).enumerate() {
-            for e in super::validation::qualified_name(f) {
+            for e in crate::registry::validation::qualified_name(f) {
                 errs.push(FieldError::invalid(&Path::new("spec").child("finalizers").index(i), f, &e));
             }
         }
         errs
     }
 
-    fn fields(&self, ns: &serde_json::Value, out: &mut super::Fields) {
-        out.insert("status.phase".into(), super::str_at(ns, "/status/phase"));
+    fn fields(&self, ns: &serde_json::Value, out: &mut crate::registry::Fields) {
+        out.insert("status.phase".into(), crate::registry::str_at(ns, "/status/phase"));
     }
 }
 

@@ -4,8 +4,8 @@
 
 use k8s_openapi::api::core::v1::{Node, NodeSpec};
 
-use super::validation::{label_value, qualified_name};
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::{label_value, qualified_name};
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct NodeStrategy;
 
@@ -59,7 +59,7 @@ fn validate_spec(spec: &NodeSpec) -> ErrorList {
         }
         if !seen.insert((t.key.clone(), t.effect.clone())) {
             let shown = format!("core.Taint{{Key:{:?}, Value:{:?}, Effect:{:?}, TimeAdded:(*v1.Time)(nil)}}", t.key, value, t.effect);
-            errs.push(FieldError { field: p, kind: super::field::ErrorType::Duplicate(shown), detail: "taints must be unique by key and effect pair".into() });
+            errs.push(FieldError { field: p, kind: crate::registry::field::ErrorType::Duplicate(shown), detail: "taints must be unique by key and effect pair".into() });
         }
     }
     errs
@@ -92,8 +92,8 @@ impl Strategy for NodeStrategy {
             if st.allocatable.is_none() && st.capacity.is_some() {
                 st.allocatable = st.capacity.clone();
             }
-            super::pod_template::default_resource_list(&mut st.capacity);
-            super::pod_template::default_resource_list(&mut st.allocatable);
+            crate::registry::pod_template::default_resource_list(&mut st.capacity);
+            crate::registry::pod_template::default_resource_list(&mut st.allocatable);
         }
     }
 
@@ -118,7 +118,7 @@ impl Strategy for NodeStrategy {
     }
 
     fn fields(&self, node: &serde_json::Value, out: &mut Fields) {
-        out.insert("spec.unschedulable".into(), super::bool_at(node, "/spec/unschedulable"));
+        out.insert("spec.unschedulable".into(), crate::registry::bool_at(node, "/spec/unschedulable"));
     }
 }
 

@@ -4,8 +4,8 @@
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodIP, HostIP, PodSpec, Toleration};
 
-use super::pod_template::{default_pod_spec, validate_pod_spec};
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::pod_template::{default_pod_spec, validate_pod_spec};
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PodStrategy;
 
@@ -262,13 +262,13 @@ impl Strategy for PodStrategy {
             errs.push(FieldError::invalid(&path.child("qosClass"), st.qos_class.unwrap_or_default(), "field is immutable"));
         }
         if let Some(n) = st.nominated_node_name.as_deref().filter(|n| !n.is_empty()) {
-            for e in super::validation::dns1123_subdomain(n) {
+            for e in crate::registry::validation::dns1123_subdomain(n) {
                 errs.push(FieldError::invalid(&path.child("nominatedNodeName"), n, &e));
             }
         }
         for (field, ips) in [("podIPs", st.pod_ips.iter().flatten().map(|p| p.ip.clone()).collect::<Vec<_>>()), ("hostIPs", st.host_ips.iter().flatten().map(|p| p.ip.clone()).collect())] {
             for (i, ip) in ips.iter().enumerate() {
-                for e in super::validation::ip(ip) {
+                for e in crate::registry::validation::ip(ip) {
                     errs.push(FieldError::invalid(&path.child(field).index(i).child("ip"), ip, &e));
                 }
             }
@@ -290,7 +290,7 @@ impl Strategy for PodStrategy {
     }
 
     fn fields(&self, pod: &serde_json::Value, out: &mut Fields) {
-        use super::{bool_at, str_at};
+        use crate::registry::{bool_at, str_at};
         out.insert("spec.nodeName".into(), str_at(pod, "/spec/nodeName"));
         out.insert("spec.restartPolicy".into(), str_at(pod, "/spec/restartPolicy"));
         out.insert("spec.schedulerName".into(), str_at(pod, "/spec/schedulerName"));

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::PodTemplate;
 
-use super::pod_template::{default_template, validate_template, RESTART_POLICIES};
-use super::{ErrorList, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::pod_template::{default_template, validate_template, RESTART_POLICIES};
+use crate::registry::{ErrorList, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PodTemplateStrategy;
 

@@ -5,10 +5,10 @@
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeSpec, PersistentVolumeStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::pvc::validate_access_modes;
+use crate::registry::core::pvc::validate_access_modes;
 use api::quantity::Quantity;
-use super::validation::dns1123_subdomain;
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::dns1123_subdomain;
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PersistentVolumeStrategy;
 
@@ -107,7 +107,7 @@ impl Strategy for PersistentVolumeStrategy {
         if let Some(spec) = pv.spec.as_mut() {
             spec.persistent_volume_reclaim_policy.get_or_insert_with(|| "Retain".into());
             spec.volume_mode.get_or_insert_with(|| "Filesystem".into());
-            super::pod_template::default_resource_list(&mut spec.capacity);
+            crate::registry::pod_template::default_resource_list(&mut spec.capacity);
             if let Some(h) = spec.host_path.as_mut() {
                 h.type_.get_or_insert_with(String::new);
             }

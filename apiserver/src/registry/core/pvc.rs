@@ -5,8 +5,8 @@
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus};
 
 use api::quantity::Quantity;
-use super::validation::{self as v, dns1123_subdomain};
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::{self as v, dns1123_subdomain};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PersistentVolumeClaimStrategy;
 
@@ -18,8 +18,8 @@ pub fn default_claim(pvc: &mut PersistentVolumeClaim) {
     if let Some(spec) = pvc.spec.as_mut() {
         spec.volume_mode.get_or_insert_with(|| "Filesystem".into());
         if let Some(r) = spec.resources.as_mut() {
-            super::pod_template::default_resource_list(&mut r.requests);
-            super::pod_template::default_resource_list(&mut r.limits);
+            crate::registry::pod_template::default_resource_list(&mut r.requests);
+            crate::registry::pod_template::default_resource_list(&mut r.limits);
         }
     }
     let st = pvc.status.get_or_insert_with(PersistentVolumeClaimStatus::default);

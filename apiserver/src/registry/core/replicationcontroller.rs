@@ -3,10 +3,10 @@
 
 use k8s_openapi::api::core::v1::ReplicationController;
 
-use super::pod_template::{default_template, template_labels, validate_template};
-use super::validation::{go_map, validate_labels};
-use super::workload::{nonneg, nonneg_status, spec, SELECTOR_MISMATCH};
-use super::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
+use crate::registry::pod_template::{default_template, template_labels, validate_template};
+use crate::registry::validation::{go_map, validate_labels};
+use crate::registry::workload::{nonneg, nonneg_status, spec, SELECTOR_MISMATCH};
+use crate::registry::{ErrorList, FieldError, NameRule, ResourceInfo, Strategy};
 
 pub struct ReplicationControllerStrategy;
 
@@ -71,8 +71,8 @@ impl Strategy for ReplicationControllerStrategy {
         errs
     }
 
-    fn fields(&self, o: &serde_json::Value, out: &mut super::Fields) {
-        out.insert("status.replicas".into(), super::int_at(o, "/status/replicas"));
+    fn fields(&self, o: &serde_json::Value, out: &mut crate::registry::Fields) {
+        out.insert("status.replicas".into(), crate::registry::int_at(o, "/status/replicas"));
     }
 
     fn validate_status_update(&self, new: &ReplicationController, _old: &ReplicationController) -> ErrorList {

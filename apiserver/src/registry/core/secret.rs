@@ -5,8 +5,8 @@
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 
-use super::configmap::config_key_errors;
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::core::configmap::config_key_errors;
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct SecretStrategy;
 
@@ -122,7 +122,7 @@ impl Strategy for SecretStrategy {
     }
 
     fn fields(&self, s: &serde_json::Value, out: &mut Fields) {
-        out.insert("type".into(), super::str_at(s, "/type"));
+        out.insert("type".into(), crate::registry::str_at(s, "/type"));
     }
 }
 

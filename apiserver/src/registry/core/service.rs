@@ -5,9 +5,9 @@
 use k8s_openapi::api::core::v1::{ClientIPConfig, Service, ServicePort, ServiceSpec, SessionAffinityConfig};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod_template::PROTOCOLS;
-use super::validation::{self as v, dns1123_label, dns1123_subdomain};
-use super::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::pod_template::PROTOCOLS;
+use crate::registry::validation::{self as v, dns1123_label, dns1123_subdomain};
+use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct ServiceStrategy;
 
@@ -144,7 +144,7 @@ fn validate_spec(spec: &ServiceSpec) -> ErrorList {
         errs.extend(validate_port(sp, ports.len() > 1, &mut names, &p));
         let protocol = sp.protocol.clone().unwrap_or_default();
         if !keys.insert((protocol.clone(), sp.port)) {
-            errs.push(FieldError { field: p.clone(), kind: super::field::ErrorType::Duplicate(go_port_key(&protocol, sp.port)), detail: String::new() });
+            errs.push(FieldError { field: p.clone(), kind: crate::registry::field::ErrorType::Duplicate(go_port_key(&protocol, sp.port)), detail: String::new() });
         }
         let np = sp.node_port.unwrap_or(0);
         if np != 0 {
@@ -155,7 +155,7 @@ fn validate_spec(spec: &ServiceSpec) -> ErrorList {
                 errs.push(FieldError::invalid_raw(&p.child("nodePort"), np, &e));
             }
             if !node_ports.insert((protocol, np)) {
-                errs.push(FieldError { field: p.child("nodePort"), kind: super::field::ErrorType::Duplicate(np.to_string()), detail: String::new() });
+                errs.push(FieldError { field: p.child("nodePort"), kind: crate::registry::field::ErrorType::Duplicate(np.to_string()), detail: String::new() });
             }
         }
     }
@@ -373,8 +373,8 @@ impl Strategy for ServiceStrategy {
     }
 
     fn fields(&self, svc: &serde_json::Value, out: &mut Fields) {
-        out.insert("spec.clusterIP".into(), super::str_at(svc, "/spec/clusterIP"));
-        out.insert("spec.type".into(), super::str_at(svc, "/spec/type"));
+        out.insert("spec.clusterIP".into(), crate::registry::str_at(svc, "/spec/clusterIP"));
+        out.insert("spec.type".into(), crate::registry::str_at(svc, "/spec/type"));
     }
 }
 

@@ -2,8 +2,8 @@
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 
-use super::validation::dns1123_subdomain;
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::dns1123_subdomain;
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct ServiceAccountStrategy;
 

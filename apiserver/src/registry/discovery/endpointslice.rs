@@ -4,9 +4,9 @@
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::pod_template::PROTOCOLS;
-use super::validation::{self as v, dns1123_label, dns1123_subdomain};
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::pod_template::PROTOCOLS;
+use crate::registry::validation::{self as v, dns1123_label, dns1123_subdomain};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct EndpointSliceStrategy;
 

@@ -4,9 +4,9 @@
 
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
 
-use super::validation as v;
-use super::workload::{self as w, nonneg_status};
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation as v;
+use crate::registry::workload::{self as w, nonneg_status};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PodDisruptionBudgetStrategy;
 

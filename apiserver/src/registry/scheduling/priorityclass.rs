@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct PriorityClassStrategy;
 

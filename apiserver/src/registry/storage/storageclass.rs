@@ -4,8 +4,8 @@
 
 use k8s_openapi::api::storage::v1::StorageClass;
 
-use super::validation::qualified_name;
-use super::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
+use crate::registry::validation::qualified_name;
+use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
 pub struct StorageClassStrategy;
 
@@ -29,7 +29,7 @@ impl Strategy for StorageClassStrategy {
     };
 
     fn required_before_decode(&self, v: &serde_json::Value) -> ErrorList {
-        super::workload::require_json(v, &[("/provisioner", "provisioner")])
+        crate::registry::workload::require_json(v, &[("/provisioner", "provisioner")])
     }
 
     fn default(&self, sc: &mut StorageClass) {

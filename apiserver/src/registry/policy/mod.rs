@@ -1,0 +1,3 @@
+//! Strategies of the policy/v1 API group.
+
+pub mod poddisruptionbudget;
