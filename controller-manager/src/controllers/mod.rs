@@ -7,6 +7,7 @@
 //! line in [`registry`]. Its `--concurrent-<name>-syncs` flag, if it has
 //! one, comes from the descriptor.
 
+pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod garbagecollector;
@@ -35,6 +36,7 @@ pub fn registry() -> Vec<Descriptor> {
         deployment::DEPLOYMENT,
         disruption::DISRUPTION,
         statefulset::STATEFULSET,
+        daemonset::DAEMONSET,
     ]
 }
 
