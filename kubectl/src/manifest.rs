@@ -1,5 +1,6 @@
 //! Reading objects from `-f`: files, directories (`-R` to recurse), `-` for
-//! stdin, multi-document YAML, JSON, and `List` kinds.
+//! stdin, multi-document YAML, JSON, and `List` kinds. The YAML-to-JSON
+//! conversion itself is `client::yaml`, shared with the kubelet.
 
 use std::io::Read;
 use std::path::Path;
@@ -60,22 +61,11 @@ fn read_dir(dir: &Path, recursive: bool, items: &mut Vec<Item>) -> CmdResult<()>
     Ok(())
 }
 
-/// Parses one file's text: JSON, or YAML with any number of documents.
+/// Parses one file's text: a JSON stream, or YAML with any number of
+/// documents, as upstream's kubectl reads it (client::yaml: YAML 1.1 scalars,
+/// so `defaultMode: 0660` is 432).
 pub fn parse(source: &str, text: &str) -> CmdResult<Vec<Item>> {
-    let mut docs = Vec::new();
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Value>(text) {
-            docs.push(v);
-        }
-    }
-    if docs.is_empty() {
-        for de in serde_yaml::Deserializer::from_str(text) {
-            let v: Value = serde::Deserialize::deserialize(de)
-                .map_err(|e| CmdError::msg(format!("error parsing {source}: error converting YAML to JSON: yaml: {e}")))?;
-            docs.push(v);
-        }
-    }
+    let docs = client::yaml::documents(text).map_err(|e| CmdError::msg(format!("error parsing {source}: {e}")))?;
     let mut items = Vec::new();
     for doc in docs {
         flatten(source, doc, &mut items)?;
@@ -136,6 +126,19 @@ mod tests {
         let e = parse("f.yaml", "metadata: {name: a}\n").unwrap_err();
         assert!(e.render().0.starts_with("error: unable to decode \"f.yaml\": Object 'Kind' is missing"));
         assert!(parse("f.yaml", "a: [").is_err());
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_and_duplicate_keys_as_upstream() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: fortune\nspec:\n  volumes:\n  - name: config\n    configMap:\n      name: fortune-config\n      defaultMode: 0660\n      optional: yes\n";
+        let items = parse("f.yaml", text).unwrap();
+        assert_eq!(items[0].obj["spec"]["volumes"][0]["configMap"]["defaultMode"], 432);
+        assert_eq!(items[0].obj["spec"]["volumes"][0]["configMap"]["optional"], true);
+        // kubectl 1.27-1.33 keep the last of duplicate keys for -f (only -k refuses them).
+        let items = parse("f.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: x\n  a: z\n").unwrap();
+        assert_eq!(items[0].obj["data"]["a"], "z");
+        let e = parse("f.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: .inf\n").unwrap_err();
+        assert_eq!(e.render().0, "error: error parsing f.yaml: error converting YAML to JSON: json: unsupported value: +Inf\n");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn read_manifests(dir: &Path, node: &str) -> Vec<Pod> {
             continue;
         }
         let Ok(text) = std::fs::read(&p) else { continue };
-        let pod: Pod = match serde_yaml::from_slice(&text) {
+        let pod = match decode_pod(&text) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(file = %p.display(), error = %e, "bad static pod manifest");
@@ -33,6 +33,14 @@ pub fn read_manifests(dir: &Path, node: &str) -> Vec<Pod> {
         out.push(make_static(pod, &text, node));
     }
     out
+}
+
+/// A manifest as upstream's file source reads it (tryDecodeSinglePod):
+/// YAML 1.1 scalars via client::yaml, so `defaultMode: 0644` is octal.
+fn decode_pod(text: &[u8]) -> Result<Pod, String> {
+    let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+    let json = client::yaml::to_json(text).map_err(|e| e.to_string())?;
+    serde_json::from_value(json).map_err(|e| e.to_string())
 }
 
 /// Upstream's naming: `<name>-<node>`, UID from a hash of the manifest and node.
@@ -138,5 +146,31 @@ pub async fn run(
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_read_as_upstream_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        // YAML 1.1, as the kubelet's file source: 0644 is octal, `yes` a boolean.
+        std::fs::write(
+            dir.path().join("web.yaml"),
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: busybox\n    stdin: yes\n  volumes:\n  - name: v\n    configMap:\n      name: cm\n      defaultMode: 0644\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("bad.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a manifest").unwrap();
+        let pods = read_manifests(dir.path(), "node-1");
+        assert_eq!(pods.len(), 1, "the malformed manifest is skipped");
+        let pod = &pods[0];
+        assert_eq!(pod.metadata.name.as_deref(), Some("web-node-1"));
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.volumes.as_ref().unwrap()[0].config_map.as_ref().unwrap().default_mode, Some(420));
+        assert_eq!(spec.containers[0].stdin, Some(true));
+        assert_eq!(spec.node_name.as_deref(), Some("node-1"));
     }
 }

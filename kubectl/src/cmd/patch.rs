@@ -35,7 +35,9 @@ pub struct PatchArgs {
 }
 
 pub fn parse_patch(text: &str, ty: &str) -> CmdResult<Patch> {
-    let body: Value = serde_yaml::from_str(text).map_err(|e| CmdError::msg(format!("unable to parse \"{text}\": {e}")))?;
+    // Upstream's yaml.ToJSON: JSON as is, else the first YAML document.
+    let docs = client::yaml::documents(text).map_err(|e| CmdError::msg(format!("unable to parse \"{text}\": {e}")))?;
+    let body = docs.into_iter().next().unwrap_or(Value::Null);
     Ok(match ty {
         "strategic" => Patch::Strategic(body),
         "merge" => Patch::Merge(body),
