@@ -97,6 +97,7 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
         events: crate::events::Events(client::events::EventRecorder::new(client.clone(), "kubelet", Some(&node_name))),
         objects: crate::objects::Objects::new(client.clone()),
         allocatable: serde_json::from_value(node::resources(&m, &flags).1).unwrap_or_default(),
+        probes: Default::default(),
     });
 
     let listener = tokio::net::TcpListener::bind(&flags.healthz_bind_address).await.context("binding healthz address")?;

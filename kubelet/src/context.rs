@@ -27,4 +27,6 @@ pub struct Kubelet {
     /// The node's allocatable resources (limits the downward API reports for
     /// containers without one).
     pub allocatable: std::collections::BTreeMap<String, String>,
+    /// Probe workers and their results.
+    pub probes: Arc<crate::probes::Probes>,
 }

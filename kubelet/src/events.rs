@@ -124,6 +124,21 @@ impl Events {
     pub fn failed_mount(&self, pod: &Pod, msg: &str) {
         self.0.publish(pod, EventType::Warning, FAILED_MOUNT, msg);
     }
+    /// A probe failed or errored (`Liveness probe failed: ...`).
+    pub fn unhealthy(&self, pod: &Pod, c: &str, msg: &str) {
+        self.container(pod, c, EventType::Warning, "Unhealthy", msg.to_string());
+    }
+    /// Killing for a reason other than the pod stopping (failed liveness/startup probe).
+    pub fn killing_because(&self, pod: &Pod, c: &str, msg: &str) {
+        self.container(pod, c, EventType::Normal, KILLING, msg.to_string());
+    }
+    /// A lifecycle hook failed (FailedPostStartHook / FailedPreStopHook).
+    pub fn hook_failed(&self, pod: &Pod, c: &str, reason: &str, msg: &str) {
+        self.container(pod, c, EventType::Warning, reason, msg.to_string());
+    }
+    pub fn pod_event(&self, pod: &Pod, warning: bool, reason: &str, msg: &str) {
+        self.0.publish(pod, if warning { EventType::Warning } else { EventType::Normal }, reason, msg);
+    }
     pub fn sandbox_changed(&self, pod: &Pod) {
         self.0.publish(pod, EventType::Normal, SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.");
     }

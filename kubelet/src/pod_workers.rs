@@ -10,6 +10,7 @@ use crate::runtime::manager::{wait_exit, wait_shim_exit, Attempt, ContainerRun, 
 use crate::runtime::shim_state::{SandboxState, ShimStatus};
 use crate::runtime::spec::Resources;
 use crate::status::{self, ContainerView, Waiting};
+use crate::probes::actions::NetTarget;
 use client::{Api, DeleteParams, Patch, PostParams};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use parking_lot::Mutex;
@@ -109,8 +110,11 @@ async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Updat
             Update::Gone => {
                 let grace = last_pod.as_ref().map(|p| grace_of(p)).unwrap_or(Duration::from_secs(30));
                 let cg = last_pod.as_ref().map(|p| crate::cgroups::pod_cgroup(&kl.cgroup_root, qos::pod_qos(p), &uid));
+                kl.probes.forget(&uid);
                 if let Some(p) = &last_pod {
                     record_killing(&kl, p, &uid);
+                    let ctx = pod_context(&kl, p, qos::pod_qos(p));
+                    stop_running(&kl, p, &ctx, &net_target(&kl, w.sandbox.as_ref(), &ctx), grace).await;
                 }
                 kl.runtime.remove_pod(&uid, grace, cg.as_deref()).await;
                 Flow::Done
@@ -128,6 +132,7 @@ async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Updat
         }
     }
     kl.objects.forget(&uid);
+    kl.probes.forget(&uid);
     if w.counted_running {
         kl.metrics.running_pods.fetch_sub(1, Ordering::Relaxed);
     }
@@ -174,6 +179,8 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
 
     if pod.metadata.deletion_timestamp.is_some() {
         record_killing(kl, pod, &ctx.uid);
+        kl.probes.forget(&ctx.uid);
+        stop_running(kl, pod, &ctx, &net_target(kl, w.sandbox.as_ref(), &ctx), grace_of(pod)).await;
         kl.runtime.remove_pod(&ctx.uid, grace_of(pod), Some(&ctx.cgroup)).await;
         kl.backoff.forget_prefix(&format!("{}/", ctx.uid));
         if !is_static(pod) {
@@ -219,7 +226,8 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                     tracing::info!(pod = %ctx.name, "pod sandbox changed, it will be killed and re-created");
                     kl.events.sandbox_changed(pod);
                     record_killing(kl, pod, &ctx.uid);
-                    stop_running(kl, &spec, &ctx, grace_of(pod)).await;
+                    let net = net_target(kl, w.sandbox.as_ref(), &ctx);
+                    stop_running(kl, pod, &ctx, &net, grace_of(pod)).await;
                 }
                 // A pause that dies wakes the worker, which replaces it.
                 if let Some(s) = sb.state.clone() {
@@ -327,6 +335,31 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         }
     }
 
+    // Probes for the running containers; a failed liveness or startup probe
+    // kills the container, and its restart policy decides what comes next.
+    let net = net_target(kl, w.sandbox.as_ref(), &ctx);
+    if !terminal {
+        let mut targets = Vec::new();
+        for c in &spec.containers {
+            let Some(a) = kl.runtime.attempts(&ctx.uid, &c.name).pop().filter(|a| a.running()) else { continue };
+            let Some(st) = a.state.clone() else { continue };
+            if let Some(kind) = kl.probes.failed(&ctx.uid, c, a.n) {
+                let what = if kind == crate::probes::Kind::Startup { "startup" } else { "liveness" };
+                kl.events.killing_because(pod, &c.name, &format!("Container {} failed {what} probe, will be restarted", c.name));
+                let probe = kind.of(c).and_then(|p| p.termination_grace_period_seconds);
+                let grace = probe.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or_else(|| grace_of(pod));
+                crate::lifecycle::kill(kl, pod, Some(c), &st, &net, grace).await;
+                note(Instant::now());
+                continue;
+            }
+            let started_at = st.started_at.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&chrono::Utc));
+            targets.push(crate::probes::Target { container: c.clone(), attempt: a.n, init_pid: st.pid, started_at });
+        }
+        kl.probes.sync(kl, pod, targets, net.clone(), notify);
+    } else {
+        kl.probes.forget(&ctx.uid);
+    }
+
     // Status from what is on disk now.
     let view = |c: &Container| ContainerView {
         name: c.name.clone(),
@@ -339,6 +372,17 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         attempts: kl.runtime.attempts(&ctx.uid, &c.name),
         waiting: w.waiting.get(&c.name).cloned(),
         container_id_prefix: format!("libcontainer://{}-{}", ctx.uid, c.name),
+        messages: kl
+            .runtime
+            .attempts(&ctx.uid, &c.name)
+            .iter()
+            .filter(|a| a.state.as_ref().is_some_and(|s| s.status != ShimStatus::Running))
+            .filter_map(|a| {
+                let file = termination_file(kl, &ctx.uid, &c.name, a.n);
+                let log = kl.runtime.log_path(&ctx, &c.name, a.n);
+                Some((a.n, crate::lifecycle::termination_message(c, &file, &log, exit_code(a))?))
+            })
+            .collect(),
     };
     let inits: Vec<ContainerView> = spec.init_containers.iter().flatten().map(view).collect();
     let mains: Vec<ContainerView> = spec.containers.iter().map(view).collect();
@@ -353,6 +397,17 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         status::phase(&restart_policy, init_done, init_failed, &mains).to_string()
     };
     let all_running = !mains.is_empty() && mains.iter().all(|c| c.running());
+    // Per container: started (startup probe) and ready (readiness probe).
+    let probe_state: Vec<(bool, bool)> = spec
+        .containers
+        .iter()
+        .zip(&mains)
+        .map(|(c, v)| {
+            let n = v.latest().map_or(0, |a| a.n);
+            (kl.probes.started(&ctx.uid, c, n), kl.probes.ready(&ctx.uid, c, n))
+        })
+        .collect();
+    let all_ready = all_running && probe_state.iter().all(|(_, r)| *r);
     let completed = phase == "Succeeded" || phase == "Failed";
     // A finished pod keeps its logs and status, not its pause process (as upstream).
     if completed && !running_any(&mains, &inits) && kl.runtime.sandbox(&ctx.uid).is_some() {
@@ -370,8 +425,8 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let conditions = vec![
         status::condition(&prev, "PodReadyToStartContainers", !completed, None),
         status::condition(&prev, "Initialized", init_done, if init_done && !completed { None } else { init_reason }),
-        status::condition(&prev, "Ready", all_running, (!all_running).then_some(not_ready)),
-        status::condition(&prev, "ContainersReady", all_running, (!all_running).then_some(not_ready)),
+        status::condition(&prev, "Ready", all_ready, (!all_ready).then_some(not_ready)),
+        status::condition(&prev, "ContainersReady", all_ready, (!all_ready).then_some(not_ready)),
         status::condition(&prev, "PodScheduled", true, None),
     ];
     let mut st = json!({
@@ -381,10 +436,10 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         "hostIPs": [{"ip": kl.host_ip}],
         "startTime": prev.get("startTime").cloned().filter(|v| !v.is_null()).unwrap_or(json!(status::now_secs())),
         "qosClass": qos.as_str(),
-        "containerStatuses": mains.iter().map(|c| c.status(all_running)).collect::<Vec<_>>(),
+        "containerStatuses": mains.iter().zip(&probe_state).map(|(c, (started, ready))| c.status(*ready, *started)).collect::<Vec<_>>(),
     });
     if !inits.is_empty() {
-        st["initContainerStatuses"] = json!(inits.iter().map(|c| c.status(true)).collect::<Vec<_>>());
+        st["initContainerStatuses"] = json!(inits.iter().map(|c| c.status(true, true)).collect::<Vec<_>>());
     }
     if ctx.host_network {
         st["podIP"] = json!(kl.host_ip);
@@ -500,15 +555,29 @@ fn record_killing(kl: &Kubelet, pod: &Pod, uid: &str) {
     }
 }
 
-/// Stop every running container of the pod (its sandbox was replaced).
-async fn stop_running(kl: &Kubelet, spec: &PodSpec, ctx: &PodContext, grace: Duration) {
-    let names = spec.init_containers.iter().flatten().chain(spec.containers.iter()).map(|c| c.name.clone());
-    let stops: Vec<_> = names
-        .filter_map(|n| kl.runtime.attempts(&ctx.uid, &n).pop())
-        .filter(|a| a.running())
-        .filter_map(|a| a.state)
+/// Stop every running container of the pod, preStop hooks first, all within `grace`.
+async fn stop_running(kl: &Kubelet, pod: &Pod, ctx: &PodContext, net: &NetTarget, grace: Duration) {
+    let spec: PodSpec = pod.spec.clone().unwrap_or_default();
+    let stops: Vec<_> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(spec.containers.iter())
+        .filter_map(|c| Some((c, kl.runtime.attempts(&ctx.uid, &c.name).pop()?)))
+        .filter(|(_, a)| a.running())
+        .filter_map(|(c, a)| Some((c, a.state?)))
         .collect();
-    futures::future::join_all(stops.iter().map(|s| kl.runtime.stop(s, grace))).await;
+    futures::future::join_all(stops.iter().map(|(c, s)| crate::lifecycle::kill(kl, pod, Some(c), s, net, grace))).await;
+}
+
+/// Where probes and hooks reach the pod: its network namespace (the pause's)
+/// at 127.0.0.1 (no pod IPs yet), or the host's for hostNetwork pods.
+fn net_target(kl: &Kubelet, sandbox: Option<&SandboxState>, ctx: &PodContext) -> NetTarget {
+    if ctx.host_network {
+        return NetTarget { netns_pid: None, host: kl.host_ip.clone() };
+    }
+    let pid = sandbox.filter(|s| s.namespaces.iter().any(|k| k == "net")).map(|s| s.pid);
+    NetTarget { netns_pid: pid, host: "127.0.0.1".into() }
 }
 
 async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Result<Sandbox, String> {
@@ -643,7 +712,18 @@ async fn start(
         }
     };
     let mounts = match crate::volumes::mounts(c, volumes, &spec_env) {
-        Ok(m) => m,
+        Ok(mut m) => {
+            // terminationMessagePath: a file of the pod dir, writable by any user.
+            let file = termination_file(kl, &ctx.uid, &c.name, attempt);
+            let made = file.parent().map(std::fs::create_dir_all).transpose().and_then(|_| std::fs::write(&file, b""));
+            if made.is_ok() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666));
+                let dest = c.termination_message_path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/dev/termination-log".into());
+                m.push(crate::runtime::spec::Mount { source: file, destination: dest, read_only: false, propagation: "rprivate".into() });
+            }
+            m
+        }
         Err(message) => {
             kl.events.failed(pod, &c.name, &message);
             w.waiting.insert(c.name.clone(), Waiting { reason: "CreateContainerConfigError".into(), message });
@@ -677,6 +757,13 @@ async fn start(
             kl.events.created(pod, &c.name);
             kl.events.started(pod, &c.name);
             w.waiting.remove(&c.name);
+            let net = net_target(kl, w.sandbox.as_ref(), ctx);
+            if let Err(message) = crate::lifecycle::post_start(kl, pod, c, &net, state.pid).await {
+                // As upstream: the container is killed; its restart policy goes on.
+                kl.events.killing_because(pod, &c.name, "FailedPostStartHook");
+                crate::lifecycle::kill(kl, pod, None, &state, &net, grace_of(pod)).await;
+                w.waiting.insert(c.name.clone(), Waiting { reason: "PostStartHookError".into(), message });
+            }
             let a = Attempt { n: attempt, dir: Default::default(), state: Some(state) };
             watch_exit(w, notify, &c.name, &a);
             kl.runtime.prune_attempts(&ctx.uid, &c.name, 2);
@@ -717,4 +804,9 @@ fn notify_later(notify: &Arc<Notify>, d: Duration) {
         tokio::time::sleep(d).await;
         n.notify_one();
     });
+}
+
+/// The file mounted at a container attempt's terminationMessagePath.
+fn termination_file(kl: &Kubelet, uid: &str, container: &str, attempt: u32) -> std::path::PathBuf {
+    kl.runtime.pod_dir(uid).join("termination").join(format!("{container}-{attempt}"))
 }

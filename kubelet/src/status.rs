@@ -23,10 +23,20 @@ pub struct ContainerView {
     /// (ContainerCreating, CrashLoopBackOff, ErrImagePull, ...).
     pub waiting: Option<Waiting>,
     pub container_id_prefix: String,
+    /// Termination messages of finished attempts (by attempt number).
+    pub messages: std::collections::HashMap<u32, String>,
 }
 
-fn terminated(a: &Attempt, cid: &str) -> Option<Value> {
+fn terminated(a: &Attempt, cid: &str, message: Option<&String>) -> Option<Value> {
     let s = a.state.as_ref()?;
+    let mut t = terminated_state(a, s, cid)?;
+    if let Some(m) = message {
+        t["terminated"]["message"] = json!(m);
+    }
+    Some(t)
+}
+
+fn terminated_state(a: &Attempt, s: &crate::runtime::shim_state::ShimState, cid: &str) -> Option<Value> {
     match s.status {
         ShimStatus::Exited => {
             let code = s.exit_code.unwrap_or(0);
@@ -84,21 +94,22 @@ impl ContainerView {
         }
     }
 
-    pub fn status(&self, ready: bool) -> Value {
+    /// `ready` and `started` as the probes say (both only while running).
+    pub fn status(&self, ready: bool, started: bool) -> Value {
         let cid = self.container_id_prefix.clone();
         let restart_count = self.latest().map(|a| a.n).unwrap_or(0);
         let (state, last) = match (self.latest(), &self.waiting) {
             (Some(a), None) if a.running() => (
                 json!({"running": {"startedAt": a.state.as_ref().and_then(|s| s.started_at.as_deref()).map(trim_secs)}}),
-                self.attempts.len().checked_sub(2).and_then(|i| terminated(&self.attempts[i], &cid)),
+                self.attempts.len().checked_sub(2).and_then(|i| terminated(&self.attempts[i], &cid, self.messages.get(&self.attempts[i].n))),
             ),
-            (Some(a), None) => (terminated(a, &cid).unwrap_or(json!({"waiting": {"reason": "ContainerCreating"}})), None),
+            (Some(a), None) => (terminated(a, &cid, self.messages.get(&a.n)).unwrap_or(json!({"waiting": {"reason": "ContainerCreating"}})), None),
             (latest, Some(w)) => {
                 let mut wv = json!({"reason": w.reason});
                 if !w.message.is_empty() {
                     wv["message"] = json!(w.message);
                 }
-                (json!({"waiting": wv}), latest.and_then(|a| terminated(a, &cid)))
+                (json!({"waiting": wv}), latest.and_then(|a| terminated(a, &cid, self.messages.get(&a.n))))
             }
             (None, None) => (json!({"waiting": {"reason": "ContainerCreating"}}), None),
         };
@@ -110,7 +121,7 @@ impl ContainerView {
             "restartCount": restart_count,
             "image": self.image,
             "imageID": self.image_id,
-            "started": self.running(),
+            "started": started && self.running(),
         });
         if let Some(a) = self.latest().filter(|a| a.state.is_some()) {
             v["containerID"] = json!(format!("{cid}-{}", a.n));

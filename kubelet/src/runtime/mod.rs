@@ -6,6 +6,7 @@
 pub use kubelet_monitor::cri_log;
 pub mod manager;
 pub mod shim;
+mod shim_exec;
 mod shim_sandbox;
 pub mod shim_state;
 pub mod spec;

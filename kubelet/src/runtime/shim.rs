@@ -33,6 +33,10 @@ const USAGE: &str = "usage:
   kubelet-shim tmpfs <pause-pid> <dir> <size-bytes>
       mount a tmpfs (mode 1777, size 0 = kernel default) at <dir> in the pause's
       mount namespace; print `ok` or `err <msg>`
+  kubelet-shim exec <init-pid> <timeout-seconds> <arg>...
+      run a command in the running container whose init is <init-pid> (its cgroups,
+      namespaces, credentials and environment); its output on stdout, then on stderr
+      `exit <code>`, `timeout` or `err <msg>`
   (the long-lived half of `start` is kubelet-monitor, embedded in this binary)";
 
 /// Entry point of the `kubelet-shim` binary.
@@ -50,6 +54,7 @@ pub fn main() -> i32 {
                 1
             }
         },
+        Some("exec") if args.len() >= 5 => super::shim_exec::run(&args[2..]),
         Some("sandbox") if args.len() >= 5 => match super::shim_sandbox::run(&args[2..]) {
             Ok(s) => {
                 println!("ok {}", s.pid);

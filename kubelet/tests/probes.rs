@@ -1,0 +1,179 @@
+//! Probes and lifecycle against a real apiserver + etcd and a real kubelet
+//! process running real containers. Needs root.
+
+mod common;
+
+use client::{Api, DeleteParams, PostParams};
+use common::node::TestNode;
+use common::*;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use testing::TestCluster;
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn pod(name: &str, node: &str, spec: Value) -> Pod {
+    let mut spec = spec;
+    spec["nodeName"] = json!(node);
+    serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})).unwrap()
+}
+
+async fn wait_pod(api: &Api<Pod>, name: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    let mut last = Value::Null;
+    loop {
+        if let Ok(Some(p)) = api.get_opt(name).await {
+            last = serde_json::to_value(&p).unwrap();
+            if f(&last) {
+                return last;
+            }
+        }
+        if start.elapsed() > LONG {
+            panic!("timed out waiting for {what}; last: {}", serde_json::to_string_pretty(&last["status"]).unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:06x}", rand::random::<u32>() & 0xffffff)
+}
+
+fn condition(p: &Value, t: &str) -> String {
+    p["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == t).and_then(|c| c["status"].as_str()).unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_exec_liveness_probe_restarts_the_container() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    // Healthy for ~2 s after each start, then the probe's file is gone.
+    let p = pod("live", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
+        "command": ["sh", "-c", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 600"],
+        "livenessProbe": {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let restarted = wait_pod(&pods, "live", "a restart", |p| p["status"]["containerStatuses"][0]["restartCount"].as_u64().unwrap_or(0) >= 1).await;
+    let cs = &restarted["status"]["containerStatuses"][0];
+    assert!(cs["lastState"]["terminated"].is_object() || cs["state"]["waiting"].is_object(), "{cs}");
+    let e = wait_event(&tc.client, "default", "live", "Unhealthy", |m| m.starts_with("Liveness probe failed: ")).await;
+    assert!(e.message.as_deref().unwrap().contains("/tmp/healthy"), "{:?}", e.message);
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    wait_event(&tc.client, "default", "live", "Killing", |m| m == "Container c failed liveness probe, will be restarted").await;
+    pods.delete("live", &DeleteParams::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_readiness_flips_ready_both_ways_and_tcp_liveness_keeps_it_running() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let www = tempfile::tempdir().unwrap();
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("web", &name, json!({"terminationGracePeriodSeconds": 1,
+        "volumes": [{"name": "www", "hostPath": {"path": www.path(), "type": "Directory"}}],
+        "containers": [{"name": "c", "image": "busybox", "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "volumeMounts": [{"name": "www", "mountPath": "/www"}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http", "httpHeaders": [{"name": "X-Probe", "value": "1"}]}, "periodSeconds": 1},
+        "livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "web", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    // Not ready while /ready is a 404.
+    assert_eq!(running["status"]["containerStatuses"][0]["ready"], false);
+    wait_event(&tc.client, "default", "web", "Unhealthy", |m| m == "Readiness probe failed: HTTP probe failed with statuscode: 404").await;
+    std::fs::write(www.path().join("ready"), "ok").unwrap();
+    let ready = wait_pod(&pods, "web", "Ready", |p| condition(p, "Ready") == "True").await;
+    assert_eq!(ready["status"]["containerStatuses"][0]["ready"], true);
+    assert_eq!(ready["status"]["containerStatuses"][0]["started"], true);
+    assert_eq!(condition(&ready, "ContainersReady"), "True");
+    std::fs::remove_file(www.path().join("ready")).unwrap();
+    let unready = wait_pod(&pods, "web", "not Ready again", |p| condition(p, "Ready") == "False").await;
+    assert_eq!(unready["status"]["containerStatuses"][0]["ready"], false);
+    // The TCP liveness probe succeeds all along: no restart.
+    assert_eq!(unready["status"]["containerStatuses"][0]["restartCount"], 0);
+    pods.delete("web", &DeleteParams::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn startup_probe_holds_started_and_readiness_back() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("slow", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
+        "command": ["sh", "-c", "sleep 3; touch /tmp/up; sleep 600"],
+        "startupProbe": {"exec": {"command": ["test", "-e", "/tmp/up"]}, "periodSeconds": 1, "failureThreshold": 30},
+        "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 1}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "slow", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    assert_eq!(running["status"]["containerStatuses"][0]["started"], false);
+    assert_eq!(running["status"]["containerStatuses"][0]["ready"], false);
+    let ready = wait_pod(&pods, "slow", "started and ready", |p| condition(p, "Ready") == "True").await;
+    assert_eq!(ready["status"]["containerStatuses"][0]["started"], true);
+    pods.delete("slow", &DeleteParams::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn post_start_and_pre_stop_hooks_run_and_grace_bounds_pre_stop() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let host = tempfile::tempdir().unwrap();
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let vol = json!([{"name": "h", "hostPath": {"path": host.path(), "type": "Directory"}}]);
+    let p = pod("hooks", &name, json!({"terminationGracePeriodSeconds": 30, "volumes": vol,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "trap 'echo term >> /h/log; exit 0' TERM; while true; do sleep 0.1; done"],
+        "volumeMounts": [{"name": "h", "mountPath": "/h"}],
+        "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "echo post-start >> /h/log"]}},
+                      "preStop": {"exec": {"command": ["sh", "-c", "echo pre-stop >> /h/log; sleep 1"]}}}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    wait_pod(&pods, "hooks", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    wait_for(LONG, "postStart output", || std::fs::read_to_string(host.path().join("log")).ok().filter(|s| s.contains("post-start")));
+    pods.delete("hooks", &DeleteParams::default()).await.unwrap();
+    let log = wait_for(LONG, "preStop then SIGTERM", || std::fs::read_to_string(host.path().join("log")).ok().filter(|s| s.contains("term")));
+    assert_eq!(log, "post-start\npre-stop\nterm\n");
+
+    // A preStop hook that outlasts the grace period is cut off by it.
+    let p = pod("slowstop", &name, json!({"terminationGracePeriodSeconds": 3, "volumes": vol,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+        "volumeMounts": [{"name": "h", "mountPath": "/h"}],
+        "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "echo waiting > /h/slow; sleep 600"]}}}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    wait_pod(&pods, "slowstop", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    let t = Instant::now();
+    pods.delete("slowstop", &DeleteParams::default()).await.unwrap();
+    while pods.get_opt("slowstop").await.unwrap().is_some() {
+        assert!(t.elapsed() < Duration::from_secs(30), "deletion not bounded by the grace period");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = t.elapsed();
+    assert!(host.path().join("slow").exists(), "the preStop hook ran");
+    // 3 s of hook, then at least upstream's 2 s minimum for SIGTERM before SIGKILL.
+    assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(12), "took {took:?}");
+    wait_event(&tc.client, "default", "slowstop", "FailedPreStopHook", |m| m.contains("PreStopHook failed to complete within 3s")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn termination_message_from_file_and_from_logs_on_error() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("msg", &name, json!({"restartPolicy": "Never", "containers": [
+        {"name": "file", "image": "busybox", "command": ["sh", "-c", "echo -n bye > /dev/termination-log; exit 3"]},
+        {"name": "custom", "image": "busybox", "terminationMessagePath": "/tmp/why", "command": ["sh", "-c", "echo -n custom > /tmp/why"]},
+        {"name": "logs", "image": "busybox", "terminationMessagePolicy": "FallbackToLogsOnError", "command": ["sh", "-c", "echo one; echo two; exit 1"]},
+        {"name": "quiet", "image": "busybox", "terminationMessagePolicy": "FallbackToLogsOnError", "command": ["sh", "-c", "echo fine"]},
+    ]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let done = wait_pod(&pods, "msg", "Failed", |p| p["status"]["phase"] == "Failed").await;
+    let cs = |n: &str| done["status"]["containerStatuses"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap()["state"]["terminated"].clone();
+    assert_eq!(cs("file")["message"], "bye");
+    assert_eq!(cs("file")["exitCode"], 3);
+    assert_eq!(cs("custom")["message"], "custom");
+    assert_eq!(cs("logs")["message"], "one\ntwo\n");
+    assert!(cs("quiet").get("message").is_none(), "{}", cs("quiet"));
+}
