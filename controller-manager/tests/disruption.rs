@@ -314,3 +314,33 @@ async fn pods_without_a_scalable_controller_fail_safe() {
     assert!(ev.message.as_deref().unwrap().starts_with("Pods selected by this PodDisruptionBudget (selector: app=bare) were found to be unmanaged."), "{:?}", ev.message);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_stale_disruption_target_on_a_live_pod_is_reset() {
+    let cluster = TestCluster::start().await.unwrap();
+    let client = cluster.client.clone();
+    let running = start(&client, &[DISRUPTION]);
+    create_pod(&client, "kept", "kept", None).await;
+    set_ready(&client, "kept", true).await;
+    // Marked for eviction 3 minutes ago, yet neither deleted nor terminating.
+    let mut p = pods(&client).get("kept").await.unwrap();
+    let long_ago = Time(controller_manager::controller_utils::now() - std::time::Duration::from_secs(180));
+    p.status.as_mut().unwrap().conditions.as_mut().unwrap().push(PodCondition {
+        type_: "DisruptionTarget".into(),
+        status: "True".into(),
+        reason: Some("EvictionByEvictionAPI".into()),
+        message: Some("Eviction API: evicting".into()),
+        last_transition_time: Some(long_ago.clone()),
+        ..Default::default()
+    });
+    pods(&client).replace_status(&p).await.unwrap();
+    let c = wait_for("DisruptionTarget reset to False", Duration::from_secs(20), async || {
+        let p = pods(&client).get("kept").await.unwrap();
+        p.status?.conditions?.into_iter().find(|c| c.type_ == "DisruptionTarget" && c.status == "False")
+    })
+    .await;
+    assert!(c.last_transition_time.is_some_and(|t| t.0 > long_ago.0), "the transition is now");
+    let p = pods(&client).get("kept").await.unwrap();
+    assert!(p.status.unwrap().conditions.unwrap().iter().any(|c| c.type_ == "Ready" && c.status == "True"), "the other conditions are kept");
+    running.stop().await;
+}

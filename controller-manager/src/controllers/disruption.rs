@@ -381,7 +381,7 @@ fn group_of(api_version: &str) -> Result<&str, String> {
 pub fn count_healthy(pods: &[Arc<Pod>], disrupted: &BTreeMap<String, Time>, now: Timestamp) -> i32 {
     pods.iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| !disrupted.get(p.metadata.name.as_deref().unwrap_or_default()).is_some_and(|t| t.0 + timeout() > now))
+        .filter(|p| disrupted.get(p.metadata.name.as_deref().unwrap_or_default()).is_none_or(|t| t.0 + timeout() <= now))
         .filter(|p| is_pod_ready(p))
         .count() as i32
 }
