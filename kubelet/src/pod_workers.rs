@@ -21,6 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
+/// Upstream's status message (and event) for activeDeadlineSeconds.
+const DEADLINE_MESSAGE: &str = "Pod was active on the node longer than the specified deadline";
+
 /// Annotation marking pods read from `--pod-manifest-path`.
 pub const CONFIG_SOURCE: &str = "kubernetes.io/config.source";
 
@@ -87,6 +90,8 @@ struct WorkerState {
     prepared: bool,
     /// The pod's pause process (None: host namespaces only).
     sandbox: Option<SandboxState>,
+    /// activeDeadlineSeconds passed: the pod is Failed (DeadlineExceeded).
+    deadline_exceeded: bool,
     /// The last FailedMount message and when it was recorded.
     mount_error: Option<(String, Instant)>,
 }
@@ -203,8 +208,21 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     // Finished as the apiserver or our own last report says (the pod's tmpfs
     // volumes went with its pause: nothing may be set up again).
     let finished = |p: Option<&str>| matches!(p, Some("Succeeded") | Some("Failed"));
-    let terminal = finished(pod.status.as_ref().and_then(|s| s.phase.as_deref()))
+    let mut terminal = finished(pod.status.as_ref().and_then(|s| s.phase.as_deref()))
         || finished(w.last_status.as_ref().and_then(|s| s["phase"].as_str()));
+    // activeDeadlineSeconds, counted from the pod's startTime as upstream.
+    let started = pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0.as_second());
+    if let (false, Some(ads), Some(start)) = (terminal, spec.active_deadline_seconds, started) {
+        let left = start + ads - chrono::Utc::now().timestamp();
+        if left <= 0 {
+            w.deadline_exceeded = true;
+            terminal = true;
+            kl.events.pod_event(pod, false, "DeadlineExceeded", DEADLINE_MESSAGE);
+            record_killing(kl, pod, &ctx.uid);
+            kl.probes.forget(&ctx.uid);
+            stop_running(kl, pod, &ctx, &net_target(kl, w.sandbox.as_ref(), &ctx), grace_of(pod)).await;
+        }
+    }
     if terminal {
         kl.objects.forget(&ctx.uid);
     } else {
@@ -213,6 +231,10 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     }
     let mut wake: Option<Instant> = None;
     let mut note = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+    if let (false, Some(ads), Some(start)) = (terminal, spec.active_deadline_seconds, started) {
+        let left = (start + ads - chrono::Utc::now().timestamp()).max(0) as u64;
+        note(Instant::now() + Duration::from_secs(left) + Duration::from_millis(100));
+    }
 
     // Pod cgroup and sandbox: once per worker (they are idempotent, but every
     // status echo from the watch would otherwise redo them), and again if the
@@ -287,6 +309,38 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
                 break;
             };
             let attempts = kl.runtime.attempts(&ctx.uid, &c.name);
+            if is_sidecar(c) {
+                // A restartable init container (sidecar, upstream 1.29+): started
+                // once it runs (and its startup probe passed), restarted whenever it
+                // exits, whatever the pod's restartPolicy; it does not block the
+                // next ones once it has started.
+                match attempts.last() {
+                    Some(a) if a.running() => {
+                        w.waiting.remove(&c.name);
+                        watch_exit(w, notify, &c.name, a);
+                        if kl.probes.started(&ctx.uid, c, a.n) {
+                            continue;
+                        }
+                        init_done = false;
+                        break;
+                    }
+                    latest => {
+                        match may_start(kl, &ctx, &c.name, latest) {
+                            Ok(()) => start(kl, pod, &ctx, qos, c, latest.map_or(0, |a| a.n + 1), w, notify, volumes).await,
+                            Err(until) => {
+                                note(until);
+                                crashloop(kl, w, pod, &ctx, &c.name);
+                            }
+                        }
+                        let now = kl.runtime.attempts(&ctx.uid, &c.name);
+                        if now.last().is_some_and(|a| a.running()) && c.startup_probe.is_none() || latest.is_some() {
+                            continue;
+                        }
+                        init_done = false;
+                        break;
+                    }
+                }
+            }
             match attempts.last() {
                 Some(a) if a.running() => {
                     watch_exit(w, notify, &c.name, a);
@@ -340,7 +394,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let net = net_target(kl, w.sandbox.as_ref(), &ctx);
     if !terminal {
         let mut targets = Vec::new();
-        for c in &spec.containers {
+        for c in spec.init_containers.iter().flatten().filter(|c| is_sidecar(c)).chain(&spec.containers) {
             let Some(a) = kl.runtime.attempts(&ctx.uid, &c.name).pop().filter(|a| a.running()) else { continue };
             let Some(st) = a.state.clone() else { continue };
             if let Some(kind) = kl.probes.failed(&ctx.uid, c, a.n) {
@@ -391,7 +445,9 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         .last_status
         .clone()
         .unwrap_or_else(|| pod.status.as_ref().map(|s| serde_json::to_value(s).unwrap_or_default()).unwrap_or_default());
-    let phase = if terminal {
+    let phase = if w.deadline_exceeded {
+        "Failed".to_string()
+    } else if terminal {
         prev["phase"].as_str().unwrap_or("Succeeded").to_string()
     } else {
         status::phase(&restart_policy, init_done, init_failed, &mains).to_string()
@@ -410,6 +466,12 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let all_ready = all_running && probe_state.iter().all(|(_, r)| *r);
     let completed = phase == "Succeeded" || phase == "Failed";
     // A finished pod keeps its logs and status, not its pause process (as upstream).
+    if completed && inits.iter().any(|c| c.running()) && !mains.iter().any(|c| c.running()) {
+        // Sidecars stop when the pod's main containers are done.
+        kl.probes.forget(&ctx.uid);
+        stop_running(kl, pod, &ctx, &net, grace_of(pod)).await;
+    }
+    let inits: Vec<ContainerView> = spec.init_containers.iter().flatten().map(view).collect();
     if completed && !running_any(&mains, &inits) && kl.runtime.sandbox(&ctx.uid).is_some() {
         kl.runtime.stop_sandbox(&ctx.uid).await;
         w.sandbox = None;
@@ -439,7 +501,27 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         "containerStatuses": mains.iter().zip(&probe_state).map(|(c, (started, ready))| c.status(*ready, *started)).collect::<Vec<_>>(),
     });
     if !inits.is_empty() {
-        st["initContainerStatuses"] = json!(inits.iter().map(|c| c.status(true, true)).collect::<Vec<_>>());
+        let init_specs = spec.init_containers.clone().unwrap_or_default();
+        let statuses: Vec<Value> = inits
+            .iter()
+            .zip(&init_specs)
+            .map(|(v, c)| {
+                let n = v.latest().map_or(0, |a| a.n);
+                if is_sidecar(c) {
+                    v.status(kl.probes.ready(&ctx.uid, c, n), kl.probes.started(&ctx.uid, c, n))
+                } else {
+                    // Upstream: a run-to-completion init container is ready once it succeeded.
+                    let mut st = v.status(false, true);
+                    st["ready"] = json!(v.exit_code() == Some(0));
+                    st
+                }
+            })
+            .collect();
+        st["initContainerStatuses"] = json!(statuses);
+    }
+    if w.deadline_exceeded {
+        st["reason"] = json!("DeadlineExceeded");
+        st["message"] = json!(DEADLINE_MESSAGE);
     }
     if ctx.host_network {
         st["podIP"] = json!(kl.host_ip);
@@ -809,4 +891,9 @@ fn notify_later(notify: &Arc<Notify>, d: Duration) {
 /// The file mounted at a container attempt's terminationMessagePath.
 fn termination_file(kl: &Kubelet, uid: &str, container: &str, attempt: u32) -> std::path::PathBuf {
     kl.runtime.pod_dir(uid).join("termination").join(format!("{container}-{attempt}"))
+}
+
+/// An init container with restartPolicy Always (a sidecar).
+fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
 }

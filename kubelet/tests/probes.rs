@@ -177,3 +177,48 @@ async fn termination_message_from_file_and_from_logs_on_error() {
     assert_eq!(cs("logs")["message"], "one\ntwo\n");
     assert!(cs("quiet").get("message").is_none(), "{}", cs("quiet"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn active_deadline_fails_the_pod_with_deadline_exceeded() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("deadline", &name, json!({"activeDeadlineSeconds": 3, "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let t = Instant::now();
+    let failed = wait_pod(&pods, "deadline", "Failed", |p| p["status"]["phase"] == "Failed").await;
+    assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(failed["status"]["reason"], "DeadlineExceeded");
+    assert_eq!(failed["status"]["message"], "Pod was active on the node longer than the specified deadline");
+    let done = wait_pod(&pods, "deadline", "container stopped", |p| p["status"]["containerStatuses"][0]["state"]["terminated"].is_object()).await;
+    assert_eq!(done["status"]["containerStatuses"][0]["restartCount"], 0);
+    wait_event(&tc.client, "default", "deadline", "DeadlineExceeded", |m| m == "Pod was active on the node longer than the specified deadline").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sidecar_init_container_runs_beside_the_main_one_and_stops_with_it() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    // The sidecar serves; the main container talks to it over the pod's loopback, then exits.
+    let p = pod("side", &name, json!({"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+        "initContainers": [
+            {"name": "setup", "image": "busybox", "command": ["true"]},
+            {"name": "proxy", "image": "busybox", "restartPolicy": "Always", "command": ["sh", "-c", "mkdir /w; echo hi > /w/index.html; httpd -f -p 9090 -h /w"],
+             "readinessProbe": {"tcpSocket": {"port": 9090}, "periodSeconds": 1}}],
+        "containers": [{"name": "app", "image": "busybox", "command": ["sh", "-c", "until wget -q -O - http://127.0.0.1:9090/; do sleep 0.2; done; sleep 2"]}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let both = wait_pod(&pods, "side", "app and sidecar running", |p| {
+        p["status"]["containerStatuses"][0]["state"]["running"].is_object() && p["status"]["initContainerStatuses"][1]["ready"] == true
+    })
+    .await;
+    assert_eq!(both["status"]["initContainerStatuses"][0]["ready"], true, "a completed init container is ready");
+    assert!(both["status"]["initContainerStatuses"][1]["state"]["running"].is_object());
+    assert_eq!(both["status"]["initContainerStatuses"][1]["started"], true);
+    let done = wait_pod(&pods, "side", "Succeeded", |p| p["status"]["phase"] == "Succeeded").await;
+    assert_eq!(done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
+    wait_pod(&pods, "side", "sidecar stopped", |p| p["status"]["initContainerStatuses"][1]["state"]["terminated"].is_object()).await;
+}
