@@ -218,6 +218,92 @@ impl fmt::Display for CauseType {
     }
 }
 
+/// metav1.StatusCause: one field's part in a refusal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCause {
+    /// A [`CauseType`] string, or a kind's own (policy's "DisruptionBudget").
+    pub reason: String,
+    pub message: String,
+    pub field: String,
+}
+
+/// metav1.StatusDetails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusDetails {
+    pub name: String,
+    pub group: String,
+    /// The kind, or for most errors the resource (upstream's qualifiedResource).
+    pub kind: String,
+    pub uid: String,
+    pub causes: Vec<StatusCause>,
+    pub retry_after_seconds: i32,
+}
+
+/// A failed request as upstream's errors.StatusError: a metav1.Status with
+/// status Failure, independent of the wire that carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusError {
+    /// The HTTP code (usually the reason's).
+    pub code: i32,
+    pub reason: Reason,
+    pub message: String,
+    pub details: Option<StatusDetails>,
+}
+
+impl StatusError {
+    /// A Status with the reason's upstream HTTP code.
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        StatusError::with_code(reason.code(), reason, message)
+    }
+    /// A Status whose code is not the reason's usual one.
+    pub fn with_code(code: i32, reason: Reason, message: impl Into<String>) -> Self {
+        StatusError { code, reason, message: message.into(), details: None }
+    }
+    pub fn with_details(mut self, details: StatusDetails) -> Self {
+        self.details = Some(details);
+        self
+    }
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+    pub fn causes(&self) -> &[StatusCause] {
+        self.details.as_ref().map(|d| d.causes.as_slice()).unwrap_or(&[])
+    }
+
+    /// The Status as upstream's JSON (metav1.Status), e.g. for watch ERROR events.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "message": self.message, "reason": self.reason.as_str(), "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            let mut det = serde_json::Map::new();
+            for (k, val) in [("name", &d.name), ("group", &d.group), ("kind", &d.kind), ("uid", &d.uid)] {
+                if !val.is_empty() {
+                    det.insert(k.into(), val.clone().into());
+                }
+            }
+            if !d.causes.is_empty() {
+                let causes = d.causes.iter().map(|c| serde_json::json!({"reason": c.reason, "message": c.message, "field": c.field}));
+                det.insert("causes".into(), causes.collect::<Vec<_>>().into());
+            }
+            if d.retry_after_seconds > 0 {
+                det.insert("retryAfterSeconds".into(), d.retry_after_seconds.into());
+            }
+            v["details"] = det.into();
+        }
+        v
+    }
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StatusError {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,5 +337,21 @@ mod tests {
         for c in CAUSES {
             assert_eq!(CauseType::parse(c.as_str()), c);
         }
+    }
+    #[test]
+    fn status_error_json_is_upstreams_status() {
+        let e = StatusError::new(Reason::Invalid, "Pod \"p\" is invalid: spec: Required value").with_details(StatusDetails {
+            name: "p".into(),
+            kind: "Pod".into(),
+            causes: vec![StatusCause { reason: "FieldValueRequired".into(), message: "Required value".into(), field: "spec".into() }],
+            ..Default::default()
+        });
+        assert_eq!(e.code, 422);
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": "Pod \"p\" is invalid: spec: Required value", "reason": "Invalid", "code": 422,
+                "details": {"name": "p", "kind": "Pod", "causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec"}]}})
+        );
     }
 }

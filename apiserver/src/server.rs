@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::routing::get;
 use daemon::health::Health;
-use proto::v1::ResourceRef;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,7 +17,7 @@ use crate::grpc::ApiService;
 use crate::metrics::Metrics;
 use crate::registry::Kinds;
 use crate::storage::Storage;
-use crate::store::Store;
+use crate::store::{RequestInfo, Store};
 use crate::watch_cache::WatchCache;
 
 /// The Kubernetes version whose API this server serves.
@@ -142,16 +141,16 @@ fn health_checks(store: Arc<Store>, stopping: Arc<AtomicBool>) -> Health {
     health
 }
 
-fn rref(group: &str, resource: &str, ns: &str, name: &str) -> ResourceRef {
-    ResourceRef { group: group.into(), version: String::new(), resource: resource.into(), namespace: ns.into(), name: name.into(), subresource: String::new() }
+fn rref<'a>(group: &'a str, resource: &'a str, namespace: &'a str, name: &'a str) -> RequestInfo<'a> {
+    RequestInfo { group, resource, namespace, name, ..Default::default() }
 }
 
 /// Objects every cluster starts with: the four system namespaces, the two
 /// system PriorityClasses and the `kubernetes` Service (first ClusterIP) with
 /// its Endpoints.
 async fn bootstrap(store: &Store, addr: SocketAddr) {
-    let create = |r: ResourceRef, v: serde_json::Value| async move {
-        let t = match store.target(&r, false) {
+    let create = |r: RequestInfo<'static>, v: serde_json::Value| async move {
+        let t = match store.target(r, false) {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(resource = %r.resource, error = %e, "kind not served; skipping bootstrap object");

@@ -5,7 +5,7 @@ pub mod namespace;
 pub mod priority;
 pub mod services;
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::Value;
 
 use crate::registry::ResourceInfo;
@@ -21,7 +21,7 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
 /// path runs NamespaceLifecycle itself and the rest through the kind's
 /// `Strategy::admit_cached`, so a plugin added here for such a kind must be
 /// added there too.
-pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &mut Value) -> Result<(), StatusError> {
     let meta = |f: &str| obj.pointer(&format!("/metadata/{f}")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let (ns, name) = (meta("namespace"), meta("name"));
     if info.plural != "namespaces" {
@@ -36,7 +36,7 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
 }
 
 /// On update (not status): Priority's PriorityClass check.
-pub async fn admit_update(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+pub async fn admit_update(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, obj: &Value) -> Result<(), StatusError> {
     if is(info, "scheduling.k8s.io", "priorityclasses") {
         priority::validate_class(cache, storage, info, obj, true).await?;
     }
@@ -44,7 +44,7 @@ pub async fn admit_update(cache: &WatchCache, storage: &Storage, info: &Resource
 }
 
 /// On delete: the immortal namespaces and the system PriorityClasses stay.
-pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
+pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), StatusError> {
     if is(info, "", "namespaces") {
         namespace::admit_delete(info, name)?;
     } else if is(info, "scheduling.k8s.io", "priorityclasses") {

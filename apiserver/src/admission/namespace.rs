@@ -1,7 +1,7 @@
 //! NamespaceLifecycle: objects may only be created in a namespace that
 //! exists and is not terminating.
 
-use client::ApiError;
+use api::status::StatusError;
 
 use crate::registry::ResourceInfo;
 use crate::storage::{key_for, Storage};
@@ -11,7 +11,7 @@ use crate::watch_cache::WatchCache;
 /// Namespaces that exist from the start and may never be deleted.
 pub const IMMORTAL: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, ns: &str, name: &str) -> Result<(), ApiError> {
+pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, ns: &str, name: &str) -> Result<(), StatusError> {
     if !info.namespaced {
         return Ok(());
     }
@@ -26,8 +26,8 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
                     || v.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating")
             }
             Err(crate::storage::StorageError::NotFound) => {
-                return Err(ApiError::new(api::Reason::NotFound, format!("namespaces {ns:?} not found")).with_details(
-                    proto::v1::StatusDetails { name: ns.into(), kind: "namespaces".into(), ..Default::default() },
+                return Err(StatusError::new(api::Reason::NotFound, format!("namespaces {ns:?} not found")).with_details(
+                    api::status::StatusDetails { name: ns.into(), kind: "namespaces".into(), ..Default::default() },
                 ))
             }
             Err(e) => return Err(errors::storage(e)),
@@ -44,7 +44,7 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
 }
 
 /// The namespaces every cluster starts with may not be deleted.
-pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
+pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), StatusError> {
     if IMMORTAL.contains(&name) {
         return Err(errors::forbidden(info, name, "this namespace may not be deleted"));
     }

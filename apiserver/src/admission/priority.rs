@@ -5,7 +5,7 @@
 //! globalDefault when no other class is; the built-in system classes may not
 //! be deleted.
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::Value;
 
 use crate::registry::scheduling::priorityclass::SYSTEM_CLASSES;
@@ -39,7 +39,7 @@ impl Class {
 
 /// The class named `name`: from the watch cache, or etcd when the cache has
 /// not seen it yet (a class created just before the pod).
-async fn get_class(cache: &WatchCache, storage: &Storage, name: &str) -> Result<Option<Class>, ApiError> {
+async fn get_class(cache: &WatchCache, storage: &Storage, name: &str) -> Result<Option<Class>, StatusError> {
     let key = key_for("priorityclasses", None, name);
     let raw = match cache.get(&key) {
         Some(o) => o.raw.to_vec(),
@@ -67,7 +67,7 @@ fn default_class(cache: &WatchCache) -> Option<Class> {
         .min_by_key(|c| c.value)
 }
 
-fn pod_forbidden(info: &ResourceInfo, pod: &Value, why: &str) -> ApiError {
+fn pod_forbidden(info: &ResourceInfo, pod: &Value, why: &str) -> StatusError {
     let name = pod.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default();
     errors::forbidden(info, name, why)
 }
@@ -108,7 +108,7 @@ pub fn admit_pod_cached(cache: &WatchCache, spec: &mut k8s_openapi::api::core::v
 }
 
 /// admitPod on create: resolves priority and preemptionPolicy in place.
-pub async fn admit_pod(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, pod: &mut Value) -> Result<(), ApiError> {
+pub async fn admit_pod(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, pod: &mut Value) -> Result<(), StatusError> {
     let class_name = pod.pointer("/spec/priorityClassName").and_then(|n| n.as_str()).unwrap_or("").to_string();
     let (name, value, policy) = if class_name.is_empty() {
         without_class(cache)
@@ -142,7 +142,7 @@ pub async fn admit_pod(cache: &WatchCache, storage: &Storage, info: &ResourceInf
 }
 
 /// validatePriorityClass on create and update: only one globalDefault class.
-pub async fn validate_class(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, pc: &Value, update: bool) -> Result<(), ApiError> {
+pub async fn validate_class(cache: &WatchCache, storage: &Storage, info: &ResourceInfo, pc: &Value, update: bool) -> Result<(), StatusError> {
     if pc.get("globalDefault").and_then(|g| g.as_bool()) != Some(true) {
         return Ok(());
     }
@@ -163,7 +163,7 @@ pub async fn validate_class(cache: &WatchCache, storage: &Storage, info: &Resour
 }
 
 /// The system classes may not be deleted (upstream's priorityclass REST Delete).
-pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
+pub fn admit_delete(info: &ResourceInfo, name: &str) -> Result<(), StatusError> {
     if SYSTEM_CLASSES.iter().any(|(n, _)| *n == name) {
         return Err(errors::forbidden(info, name, "this is a system priority class and cannot be deleted"));
     }
@@ -211,7 +211,7 @@ mod tests {
             kind.admit_create(pc).unwrap();
         }
         let e = admit_delete(kind.info(), "system-node-critical").unwrap_err();
-        assert_eq!(e.0.message, r#"priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority class and cannot be deleted"#);
+        assert_eq!(e.message, r#"priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: this is a system priority class and cannot be deleted"#);
         admit_delete(kind.info(), "high").unwrap();
     }
 }

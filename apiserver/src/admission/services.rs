@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use client::ApiError;
+use api::status::StatusError;
 use rand::Rng;
 use serde_json::{json, Value};
 
@@ -134,7 +134,7 @@ pub fn allocate(
     svc: &mut Value,
     old: Option<&Value>,
     avoid: &BTreeSet<String>,
-) -> Result<Allocation, ApiError> {
+) -> Result<Allocation, StatusError> {
     let name = svc.pointer("/metadata/name").and_then(|x| x.as_str()).unwrap_or_default().to_string();
     let ns = svc.pointer("/metadata/namespace").and_then(|x| x.as_str()).unwrap_or_default().to_string();
     let record = |ip: Ipv4Addr| {
@@ -155,7 +155,7 @@ pub fn allocate(
             "None" => None,
             "" => {
                 let ip = ranges.random_ip(cache, avoid).ok_or_else(|| {
-                    ApiError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a serviceIP: range is full")
+                    StatusError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a serviceIP: range is full")
                 })?;
                 out.random.push(ip_key(ip));
                 Some(ip)
@@ -209,7 +209,7 @@ pub fn allocate(
                 }
                 _ => {
                     let n = ranges.random_port(cache, &now_held.union(&before.ports).copied().collect(), avoid).ok_or_else(|| {
-                        ApiError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a nodePort: range is full")
+                        StatusError::new(api::Reason::InternalError, "Internal error occurred: failed to allocate a nodePort: range is full")
                     })?;
                     p["nodePort"] = n.into();
                     out.random.push(port_key(n));
@@ -235,7 +235,7 @@ pub fn release(svc: &Value) -> Vec<SideOp> {
 }
 
 /// The Invalid error for a requested value found taken at write time.
-pub fn taken(info: &ResourceInfo, svc: &Value, key: &str) -> ApiError {
+pub fn taken(info: &ResourceInfo, svc: &Value, key: &str) -> StatusError {
     let name = svc.pointer("/metadata/name").and_then(|x| x.as_str()).unwrap_or_default();
     if let Some(ip) = key.strip_prefix("/registry/ipaddresses/") {
         return invalid(info, name, vec![FieldError::invalid_raw(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use client::ApiError;
+use api::status::StatusError;
 use futures::StreamExt;
 use proto::v1::api_server::Api;
 use proto::v1::*;
@@ -23,42 +23,74 @@ impl ApiService {
         ApiService { store, metrics, version }
     }
 
-    fn target(&self, r: Option<&ResourceRef>, needs_name: bool) -> Result<Target, ApiError> {
+    fn target(&self, r: Option<&ResourceRef>, needs_name: bool) -> Result<Target, StatusError> {
         let r = r.ok_or_else(|| store::errors::bad_request("target is required"))?;
-        self.store.target(r, needs_name)
+        self.store.target(request_info(r), needs_name)
+    }
+
+    /// The target with the subresource an RPC of its own implies.
+    fn sub_target(&self, r: Option<&ResourceRef>, subresource: &str) -> Result<Target, StatusError> {
+        let r = r.ok_or_else(|| store::errors::bad_request("target is required"))?;
+        self.store.target(store::RequestInfo { subresource, ..request_info(r) }, true)
     }
 
     /// Runs one call, recording its metrics and mapping errors to gRPC.
     async fn call<T, F>(&self, verb: &str, r: Option<&ResourceRef>, f: F) -> Result<Response<T>, Status>
     where
-        F: std::future::Future<Output = Result<T, ApiError>>,
+        F: std::future::Future<Output = Result<T, StatusError>>,
     {
         let start = Instant::now();
         let res = f.await;
         let resource = r.map(|r| if r.subresource.is_empty() { r.resource.clone() } else { format!("{}/{}", r.resource, r.subresource) });
         let code = match &res {
             Ok(_) => "200".to_string(),
-            Err(e) => e.0.code.to_string(),
+            Err(e) => e.code.to_string(),
         };
         self.metrics.observe(verb, resource.as_deref().unwrap_or(""), &code, start.elapsed());
         match res {
             Ok(v) => Ok(Response::new(v)),
             Err(e) => {
-                tracing::debug!(verb, resource, reason = %e.0.reason, message = %e.0.message, "request failed");
-                Err(e.into())
+                tracing::debug!(verb, resource, reason = %e.reason, message = %e.message, "request failed");
+                Err(status(e))
             }
         }
     }
+}
+
+fn request_info(r: &ResourceRef) -> store::RequestInfo<'_> {
+    store::RequestInfo {
+        group: &r.group,
+        version: &r.version,
+        resource: &r.resource,
+        namespace: &r.namespace,
+        name: &r.name,
+        subresource: &r.subresource,
+    }
+}
+
+/// The store's error as the wire's Status, in the gRPC status details
+/// (encoded as the client decodes it).
+pub fn status(e: StatusError) -> Status {
+    let details = e.details.map(|d| StatusDetails {
+        name: d.name,
+        group: d.group,
+        kind: d.kind,
+        uid: d.uid,
+        causes: d.causes.into_iter().map(|c| StatusCause { reason: c.reason, message: c.message, field: c.field }).collect(),
+        retry_after_seconds: d.retry_after_seconds,
+    });
+    let wire = proto::v1::Status { code: e.code, reason: e.reason.as_str().into(), message: e.message, details };
+    client::ApiError(wire).into()
 }
 
 fn raw(bytes: Vec<u8>) -> RawObject {
     RawObject { raw: bytes, content_type: proto::JSON.into() }
 }
 
-fn body(o: Option<&RawObject>) -> Result<&[u8], ApiError> {
+fn body(o: Option<&RawObject>) -> Result<&[u8], StatusError> {
     let o = o.ok_or_else(|| store::errors::bad_request("object is required"))?;
     if !o.content_type.is_empty() && o.content_type != proto::JSON {
-        return Err(ApiError::new(api::Reason::UnsupportedMediaType, format!("the body content type {:?} is not supported", o.content_type)));
+        return Err(StatusError::new(api::Reason::UnsupportedMediaType, format!("the body content type {:?} is not supported", o.content_type)));
     }
     Ok(&o.raw)
 }
@@ -129,7 +161,7 @@ impl Api for ApiService {
         let req = req.into_inner();
         self.call("update", req.target.as_ref(), async {
             let t = self.target(req.target.as_ref(), true)?;
-            let status = t.subresource == "status";
+            let status = t.subresource == store::Subresource::Status;
             Ok(raw(self.store.update(&t, body(req.object.as_ref())?, status, req.dry_run).await?))
         })
         .await
@@ -138,9 +170,7 @@ impl Api for ApiService {
     async fn update_status(&self, req: Request<UpdateRequest>) -> Result<Response<RawObject>, Status> {
         let req = req.into_inner();
         self.call("update", req.target.as_ref(), async {
-            let mut r = req.target.clone().unwrap_or_default();
-            r.subresource = "status".into();
-            let t = self.target(Some(&r), true)?;
+            let t = self.sub_target(req.target.as_ref(), "status")?;
             Ok(raw(self.store.update(&t, body(req.object.as_ref())?, true, req.dry_run).await?))
         })
         .await
@@ -150,7 +180,13 @@ impl Api for ApiService {
         let req = req.into_inner();
         self.call("patch", req.target.as_ref(), async {
             let t = self.target(req.target.as_ref(), true)?;
-            let ty = PatchType::try_from(req.patch_type).unwrap_or(PatchType::Unspecified);
+            let ty = match PatchType::try_from(req.patch_type).unwrap_or(PatchType::Unspecified) {
+                PatchType::JsonPatch => store::PatchType::JsonPatch,
+                PatchType::MergePatch => store::PatchType::MergePatch,
+                PatchType::StrategicMergePatch => store::PatchType::StrategicMergePatch,
+                PatchType::ApplyPatch => store::PatchType::ApplyPatch,
+                PatchType::Unspecified => return Err(store::errors::bad_request("patch type is required")),
+            };
             Ok(raw(self.store.patch(&t, ty, &req.patch, req.dry_run).await?))
         })
         .await
@@ -202,7 +238,7 @@ impl Api for ApiService {
             let guard = WatcherGauge { metrics, resource };
             let out = stream.map(move |e| {
                 let _keep = &guard;
-                Ok(WatchEvent { r#type: e.kind as i32, object: Some(RawObject { raw: e.raw.to_vec(), content_type: proto::JSON.into() }) })
+                Ok(WatchEvent { r#type: event_type(e.kind) as i32, object: Some(RawObject { raw: e.raw.to_vec(), content_type: proto::JSON.into() }) })
             });
             Ok(Box::pin(out) as WatchResult)
         })
@@ -212,9 +248,7 @@ impl Api for ApiService {
     async fn bind(&self, req: Request<BindRequest>) -> Result<Response<BindResponse>, Status> {
         let req = req.into_inner();
         self.call("create", req.target.as_ref(), async {
-            let mut r = req.target.clone().unwrap_or_default();
-            r.subresource = "binding".into();
-            let t = self.target(Some(&r), true)?;
+            let t = self.sub_target(req.target.as_ref(), "binding")?;
             if !req.dry_run {
                 self.store.bind(&t, body(req.binding.as_ref())?).await?;
             }
@@ -226,9 +260,7 @@ impl Api for ApiService {
     async fn evict(&self, req: Request<EvictRequest>) -> Result<Response<EvictResponse>, Status> {
         let req = req.into_inner();
         self.call("create", req.target.as_ref(), async {
-            let mut r = req.target.clone().unwrap_or_default();
-            r.subresource = "eviction".into();
-            let t = self.target(Some(&r), true)?;
+            let t = self.sub_target(req.target.as_ref(), "eviction")?;
             self.store.evict(&t, body(req.eviction.as_ref())?).await?;
             Ok(EvictResponse {})
         })
@@ -260,6 +292,16 @@ impl Api for ApiService {
             })
             .collect();
         Ok(Response::new(DiscoveryResponse { resources, server_version: self.version.clone() }))
+    }
+}
+
+fn event_type(k: store::EventType) -> EventType {
+    match k {
+        store::EventType::Added => EventType::Added,
+        store::EventType::Modified => EventType::Modified,
+        store::EventType::Deleted => EventType::Deleted,
+        store::EventType::Bookmark => EventType::Bookmark,
+        store::EventType::Error => EventType::Error,
     }
 }
 

@@ -22,10 +22,14 @@ pub mod kinds;
 mod strict;
 pub mod validation;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::Value;
+
+use crate::admission::services::Allocation;
+use crate::storage::SideOp;
+use crate::store::Store;
 
 pub use field::{ErrorList, FieldError, Path};
 pub use kinds::Kinds;
@@ -88,7 +92,7 @@ pub type Fields = BTreeMap<String, String>;
 
 /// Upstream's per-kind strategy, on the typed object.
 pub trait Strategy: Send + Sync + 'static {
-    type Object: client::Resource + Default;
+    type Object: api::Resource + Default;
 
     const INFO: ResourceInfo;
 
@@ -151,6 +155,57 @@ pub trait Strategy: Send + Sync + 'static {
     /// typed decode here). Insert every supported field, with "" when unset:
     /// the keys produced for `{}` are the fields a selector may name.
     fn fields(&self, _obj: &Value, _out: &mut Fields) {}
+
+    // The kind's part in the generic store's verbs (upstream's strategy
+    // hooks and registry decorators), on the stored JSON. The defaults do
+    // nothing, so the store needs no kind-name checks.
+
+    /// Whether writes claim cluster-wide allocations through
+    /// [`allocate`](Self::allocate). Lets the store skip, for every other
+    /// kind, the copy of the object a retried allocation needs.
+    const ALLOCATES: bool = false;
+
+    /// Whether deleting an object orphans its dependents unless the request
+    /// says otherwise (upstream's DefaultGarbageCollectionPolicy: v1
+    /// ReplicationController and batch/v1 Job, kept for compatibility).
+    const ORPHAN_DEPENDENTS: bool = false;
+
+    /// Claims what the object holds in cluster-wide pools (a Service's
+    /// ClusterIPs and NodePorts) as side keys written in the object's own
+    /// transaction. `old` on update; `avoid`: random picks a concurrent write
+    /// took, to pick again.
+    fn allocate(&self, _store: &Store, _obj: &mut Value, _old: Option<&Value>, _avoid: &BTreeSet<String>) -> Result<Allocation, StatusError> {
+        Ok(Allocation::default())
+    }
+
+    /// The error for a side key ([`allocate`](Self::allocate)) another object holds.
+    fn side_key_taken(&self, _obj: &Value, key: &str) -> StatusError {
+        crate::store::errors::internal(format!("{key} is already allocated"))
+    }
+
+    /// Side keys removed with the object (what [`allocate`](Self::allocate) claimed).
+    fn release(&self, _obj: &Value) -> Vec<SideOp> {
+        Vec::new()
+    }
+
+    /// Graceful deletion (upstream's CheckGracefulDelete): the seconds the
+    /// object stays, marked for deletion, given the grace period the request
+    /// asked for. 0 removes it now (or once its finalizers are gone).
+    fn graceful_delete(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
+        0
+    }
+
+    /// Whether the kind's own finalization still holds the object once its
+    /// metadata.finalizers are gone (a namespace's spec.finalizers).
+    fn finalizing(&self, _obj: &Value) -> bool {
+        false
+    }
+
+    /// On delete: marks an object the kind still finalizes (a namespace
+    /// becomes Terminating) and says whether it must stay.
+    fn finalize_on_delete(&self, obj: &mut Value) -> bool {
+        self.finalizing(obj)
+    }
 }
 
 /// What the generic store asks of a kind, on JSON: the dyn-safe face of a
@@ -158,7 +213,7 @@ pub trait Strategy: Send + Sync + 'static {
 pub trait Kind: Send + Sync + 'static {
     fn info(&self) -> &ResourceInfo;
     /// Strict decode, default, create-time resets, validate.
-    fn admit_create(&self, obj: Value) -> Result<Value, ApiError>;
+    fn admit_create(&self, obj: Value) -> Result<Value, StatusError>;
     /// The same from the request bytes, with the store's create-time metadata
     /// handling (`crate::store::prepare_create_meta`) and the kind's I/O-free
     /// admission ([`Strategy::admit_cached`]), for kinds that allow it. None
@@ -166,13 +221,23 @@ pub trait Kind: Send + Sync + 'static {
     /// words the error, so both paths fail alike.
     fn admit_create_raw(&self, raw: &[u8], namespace: Option<&str>, cache: &crate::watch_cache::WatchCache) -> Option<Admitted>;
     /// Strict decode, default, validate against the old object.
-    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, ApiError>;
+    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, StatusError>;
     /// Validates a status update (new already carries the old spec).
-    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError>;
+    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, StatusError>;
     /// Selectable fields of a stored object (plus metadata.name/namespace).
     fn fields(&self, obj: &Value) -> Fields;
     /// The field names a field selector may use besides metadata.name/namespace.
     fn selectable_fields(&self) -> Vec<String>;
+
+    // The store hooks of [`Strategy`], forwarded.
+    fn allocates(&self) -> bool;
+    fn orphans_dependents(&self) -> bool;
+    fn allocate(&self, store: &Store, obj: &mut Value, old: Option<&Value>, avoid: &BTreeSet<String>) -> Result<Allocation, StatusError>;
+    fn side_key_taken(&self, obj: &Value, key: &str) -> StatusError;
+    fn release(&self, obj: &Value) -> Vec<SideOp>;
+    fn graceful_delete(&self, obj: &Value, requested: Option<i64>) -> i64;
+    fn finalizing(&self, obj: &Value) -> bool;
+    fn finalize_on_delete(&self, obj: &mut Value) -> bool;
 }
 
 /// An object admitted for create, encoded for storage.
@@ -186,11 +251,11 @@ pub struct Admitted {
 pub struct Typed<S>(pub S);
 
 impl<S: Strategy> Typed<S> {
-    fn decode(&self, v: Value) -> Result<S::Object, ApiError> {
+    fn decode(&self, v: Value) -> Result<S::Object, StatusError> {
         strict::decode::<S::Object>(v, S::INFO.kind, S::INFO.version)
     }
 
-    fn check_required(&self, v: &Value) -> Result<(), ApiError> {
+    fn check_required(&self, v: &Value) -> Result<(), StatusError> {
         let errs = self.0.required_before_decode(v);
         if errs.is_empty() {
             return Ok(());
@@ -199,11 +264,11 @@ impl<S: Strategy> Typed<S> {
         Err(invalid(&S::INFO, name, errs))
     }
 
-    fn encode(obj: &S::Object) -> Result<Value, ApiError> {
-        serde_json::to_value(obj).map_err(|e| ApiError::new(api::Reason::InternalError, format!("encoding object: {e}")))
+    fn encode(obj: &S::Object) -> Result<Value, StatusError> {
+        serde_json::to_value(obj).map_err(|e| StatusError::new(api::Reason::InternalError, format!("encoding object: {e}")))
     }
 
-    fn check(&self, obj: &S::Object, errs: ErrorList) -> Result<(), ApiError> {
+    fn check(&self, obj: &S::Object, errs: ErrorList) -> Result<(), StatusError> {
         if errs.is_empty() {
             return Ok(());
         }
@@ -217,7 +282,7 @@ impl<S: Strategy> Kind for Typed<S> {
         &S::INFO
     }
 
-    fn admit_create(&self, v: Value) -> Result<Value, ApiError> {
+    fn admit_create(&self, v: Value) -> Result<Value, StatusError> {
         self.check_required(&v)?;
         let mut obj = self.decode(v)?;
         self.0.default(&mut obj);
@@ -246,12 +311,12 @@ impl<S: Strategy> Kind for Typed<S> {
         Some(Admitted { name, namespace, bytes: serde_json::to_vec(&obj).ok()? })
     }
 
-    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
+    fn admit_update(&self, new: Value, old: &Value) -> Result<Value, StatusError> {
         self.check_required(&new)?;
         let mut obj = self.decode(new)?;
         // Deserializing from &Value borrows: no copy of the stored object.
         let old = <S::Object as serde::Deserialize>::deserialize(old)
-            .map_err(|e| ApiError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
+            .map_err(|e| StatusError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
         self.0.default(&mut obj);
         self.0.prepare_for_update(&mut obj, &old);
         let mut errs = validation::validate_object_meta_update(
@@ -264,11 +329,11 @@ impl<S: Strategy> Kind for Typed<S> {
         Self::encode(&obj)
     }
 
-    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, ApiError> {
+    fn admit_status_update(&self, new: Value, old: &Value) -> Result<Value, StatusError> {
         let mut obj = self.decode(new)?;
         // Deserializing from &Value borrows: no copy of the stored object.
         let old = <S::Object as serde::Deserialize>::deserialize(old)
-            .map_err(|e| ApiError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
+            .map_err(|e| StatusError::new(api::Reason::InternalError, format!("decoding stored object: {e}")))?;
         self.0.prepare_for_status_update(&mut obj, &old);
         let errs = self.0.validate_status_update(&obj, &old);
         self.check(&obj, errs)?;
@@ -285,6 +350,31 @@ impl<S: Strategy> Kind for Typed<S> {
         let mut out = Fields::new();
         self.0.fields(v, &mut out);
         out
+    }
+
+    fn allocates(&self) -> bool {
+        S::ALLOCATES
+    }
+    fn orphans_dependents(&self) -> bool {
+        S::ORPHAN_DEPENDENTS
+    }
+    fn allocate(&self, store: &Store, obj: &mut Value, old: Option<&Value>, avoid: &BTreeSet<String>) -> Result<Allocation, StatusError> {
+        self.0.allocate(store, obj, old, avoid)
+    }
+    fn side_key_taken(&self, obj: &Value, key: &str) -> StatusError {
+        self.0.side_key_taken(obj, key)
+    }
+    fn release(&self, obj: &Value) -> Vec<SideOp> {
+        self.0.release(obj)
+    }
+    fn graceful_delete(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        self.0.graceful_delete(obj, requested)
+    }
+    fn finalizing(&self, obj: &Value) -> bool {
+        self.0.finalizing(obj)
+    }
+    fn finalize_on_delete(&self, obj: &mut Value) -> bool {
+        self.0.finalize_on_delete(obj)
     }
 }
 
@@ -304,8 +394,8 @@ pub fn int_at(v: &Value, pointer: &str) -> String {
 }
 
 /// Upstream's Invalid status: `Pod "x" is invalid: [a: ..., b: ...]`.
-pub fn invalid(info: &ResourceInfo, name: &str, errs: ErrorList) -> ApiError {
-    use proto::v1::{StatusCause, StatusDetails};
+pub fn invalid(info: &ResourceInfo, name: &str, errs: ErrorList) -> StatusError {
+    use api::status::{StatusCause, StatusDetails};
     let joined = if errs.len() == 1 {
         errs[0].to_string()
     } else {
@@ -315,7 +405,7 @@ pub fn invalid(info: &ResourceInfo, name: &str, errs: ErrorList) -> ApiError {
         .iter()
         .map(|e| StatusCause { reason: e.reason().into(), message: e.body(), field: e.field.to_string() })
         .collect();
-    ApiError::new(api::Reason::Invalid, format!("{} {:?} is invalid: {}", info.kind, name, joined)).with_details(StatusDetails {
+    StatusError::new(api::Reason::Invalid, format!("{} {:?} is invalid: {}", info.kind, name, joined)).with_details(StatusDetails {
         name: name.into(),
         group: info.group.into(),
         kind: info.kind.into(),

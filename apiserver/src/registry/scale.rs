@@ -2,7 +2,7 @@
 //! that serve it (Deployment, ReplicaSet, StatefulSet, ReplicationController),
 //! on JSON so the generic store can use it for any of them.
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::{json, Value};
 
 use super::{FieldError, Path};
@@ -45,7 +45,7 @@ pub fn scale_of(obj: &Value) -> Value {
 }
 
 /// Sets `obj`'s spec.replicas from a Scale, validating it as upstream does.
-pub fn apply_scale(obj: &mut Value, scale: &Value) -> Result<(), ApiError> {
+pub fn apply_scale(obj: &mut Value, scale: &Value) -> Result<(), StatusError> {
     let name = scale.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default();
     let replicas = scale.pointer("/spec/replicas").and_then(|r| r.as_i64()).unwrap_or(0);
     if replicas < 0 {
@@ -64,7 +64,7 @@ pub fn apply_scale(obj: &mut Value, scale: &Value) -> Result<(), ApiError> {
             tracks_generation: false,
         };
         let mut err = super::invalid(&info, name, vec![e]);
-        if let Some(d) = err.0.details.as_mut() {
+        if let Some(d) = err.details.as_mut() {
             d.kind = "Scale".into();
         }
         return Err(err);
@@ -96,6 +96,6 @@ mod tests {
         apply_scale(&mut d, &json!({"metadata": {"name": "web"}, "spec": {"replicas": 5}})).unwrap();
         assert_eq!(d["spec"]["replicas"], 5);
         let e = apply_scale(&mut d, &json!({"metadata": {"name": "web"}, "spec": {"replicas": -1}})).unwrap_err();
-        assert_eq!(e.0.message, r#"Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#);
+        assert_eq!(e.message, r#"Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#);
     }
 }

@@ -2,23 +2,23 @@
 //! (`strict decoding error: unknown field "spec.containers[0].images"`),
 //! while serde (and k8s-openapi) silently drop them.
 
-use client::ApiError;
+use api::status::StatusError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Decodes `v` as `T` (of `kind` in `version`), failing with BadRequest on
 /// unknown fields, worded as upstream:
 /// `Pod in version "v1" cannot be handled as a Pod: strict decoding error: ...`.
-pub fn decode<T: DeserializeOwned>(v: Value, kind: &str, version: &str) -> Result<T, ApiError> {
+pub fn decode<T: DeserializeOwned>(v: Value, kind: &str, version: &str) -> Result<T, StatusError> {
     let prefix = format!("{kind} in version {version:?} cannot be handled as a {kind}");
     let mut unknown = Vec::new();
     let obj: T = serde_ignored::deserialize(v, |path| unknown.push(render(&path)))
-        .map_err(|e| ApiError::new(api::Reason::BadRequest, format!("{prefix}: {e}")))?;
+        .map_err(|e| StatusError::new(api::Reason::BadRequest, format!("{prefix}: {e}")))?;
     if unknown.is_empty() {
         return Ok(obj);
     }
     let fields: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
-    Err(ApiError::new(api::Reason::BadRequest, format!("{prefix}: strict decoding error: {}", fields.join(", "))))
+    Err(StatusError::new(api::Reason::BadRequest, format!("{prefix}: strict decoding error: {}", fields.join(", "))))
 }
 
 /// Decodes request bytes straight into `T` when they are well-formed and
@@ -64,7 +64,7 @@ mod tests {
         let err = decode::<Pod>(v, "Pod", "v1").unwrap_err();
         assert_eq!(err.reason(), api::Reason::BadRequest);
         assert_eq!(
-            err.0.message,
+            err.message,
             r#"Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].images""#
         );
     }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use client::ApiError;
+use api::status::StatusError;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::{json, Value};
 
@@ -21,18 +21,18 @@ const MAX_DISRUPTED_POD_SIZE: usize = 2000;
 /// Attempts at a budget or pod write that lost a race.
 const RETRIES: usize = 20;
 
-fn too_many_requests(why: String, retry_after: i32) -> ApiError {
-    ApiError::new(api::Reason::TooManyRequests, "Cannot evict pod as it would violate the pod's disruption budget.").with_details(
-        proto::v1::StatusDetails {
-            causes: vec![proto::v1::StatusCause { reason: "DisruptionBudget".into(), message: why, field: String::new() }],
+fn too_many_requests(why: String, retry_after: i32) -> StatusError {
+    StatusError::new(api::Reason::TooManyRequests, "Cannot evict pod as it would violate the pod's disruption budget.").with_details(
+        api::status::StatusDetails {
+            causes: vec![api::status::StatusCause { reason: "DisruptionBudget".into(), message: why, field: String::new() }],
             retry_after_seconds: retry_after,
             ..Default::default()
         },
     )
 }
 
-fn pdb_forbidden(name: &str, why: &str) -> ApiError {
-    ApiError::new(api::Reason::Forbidden, format!("poddisruptionbudgets.policy {name:?} is forbidden: {why}"))
+fn pdb_forbidden(name: &str, why: &str) -> StatusError {
+    StatusError::new(api::Reason::Forbidden, format!("poddisruptionbudgets.policy {name:?} is forbidden: {why}"))
 }
 
 fn phase(pod: &Value) -> &str {
@@ -98,13 +98,13 @@ pub(super) fn set_status_condition(conds: &mut Vec<Value>, ty: &str, status: &st
 
 impl Store {
     /// Creates an Eviction for the pod `t` names (`body` is a policy/v1 Eviction).
-    pub async fn evict(&self, t: &Target, body: &[u8]) -> Result<(), ApiError> {
+    pub async fn evict(&self, t: &Target, body: &[u8]) -> Result<(), StatusError> {
         let eviction: Value = serde_json::from_slice(body).map_err(|e| bad_request(format!("decoding Eviction: {e}")))?;
         if meta_str(&eviction, "name").unwrap_or_default() != t.name {
             return Err(bad_request("name in URL does not match name in Eviction object"));
         }
         let original = delete_options(&eviction);
-        let pods = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+        let pods = t.parent();
         let ns = t.namespace.clone().unwrap_or_default();
 
         let (pod, rv) = self.read_pod(&pods).await?;
@@ -127,7 +127,7 @@ impl Store {
         let labels: BTreeMap<String, String> = serde_json::from_value(pod.pointer("/metadata/labels").cloned().unwrap_or(json!({}))).unwrap_or_default();
         let pdbs = self.matching_budgets(&ns, &labels);
         if pdbs.len() > 1 {
-            return Err(ApiError::with_code(
+            return Err(StatusError::with_code(
                 500,
                 api::Reason::InternalError,
                 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
@@ -158,7 +158,7 @@ impl Store {
         }
     }
 
-    async fn read_pod(&self, pods: &Target) -> Result<(Value, i64), ApiError> {
+    async fn read_pod(&self, pods: &Target) -> Result<(Value, i64), StatusError> {
         let cur = self.read(pods).await?;
         Ok((serde_json::from_slice(&cur.value).map_err(internal)?, cur.mod_revision))
     }
@@ -183,7 +183,7 @@ impl Store {
 
     /// Takes one disruption from the budget (upstream's checkAndDecrement),
     /// re-reading it from etcd when a write loses a race.
-    async fn check_and_decrement(&self, ns: &str, pdb_name: &str, pod_name: &str, dry_run: bool) -> Result<(), ApiError> {
+    async fn check_and_decrement(&self, ns: &str, pdb_name: &str, pod_name: &str, dry_run: bool) -> Result<(), StatusError> {
         let key = key_for("poddisruptionbudgets", Some(ns), pdb_name);
         for _ in 0..RETRIES {
             let cur = match self.storage.get(&key).await {
@@ -235,13 +235,13 @@ impl Store {
                 Err(e) => return Err(storage(e)),
             }
         }
-        Err(ApiError::new(api::Reason::Timeout, format!("couldn't update PodDisruptionBudget {pdb_name:?} due to conflicts"))
-            .with_details(proto::v1::StatusDetails { retry_after_seconds: 10, ..Default::default() }))
+        Err(StatusError::new(api::Reason::Timeout, format!("couldn't update PodDisruptionBudget {pdb_name:?} due to conflicts"))
+            .with_details(api::status::StatusDetails { retry_after_seconds: 10, ..Default::default() }))
     }
 
     /// Marks the pod DisruptionTarget (EvictionByEvictionAPI) and deletes it
     /// with `o`; the preconditions apply to both writes.
-    async fn add_condition_and_delete(&self, pods: &Target, mut o: DeleteOptions) -> Result<(), ApiError> {
+    async fn add_condition_and_delete(&self, pods: &Target, mut o: DeleteOptions) -> Result<(), StatusError> {
         let info = *pods.info();
         if !o.dry_run {
             let cur = self.read(pods).await?;

@@ -4,27 +4,19 @@
 //! namespace whose spec and metadata finalizers are all gone is deleted by
 //! the same write (upstream's ShouldDeleteNamespaceDuringUpdate).
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::Value;
 
 use super::errors::*;
 use super::meta::*;
 use super::{Store, Target, MAX_RETRIES};
-use crate::registry::{FieldError, Path, ResourceInfo};
+use crate::registry::{FieldError, Path};
 use crate::storage::StorageError;
-
-/// Whether a namespace still has spec.finalizers (then it is not removed,
-/// even with no metadata.finalizers left).
-pub fn namespace_pending(info: &ResourceInfo, obj: &Value) -> bool {
-    info.plural == "namespaces"
-        && info.group.is_empty()
-        && obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty())
-}
 
 impl Store {
     /// Replaces spec.finalizers with the body's; everything else stays as
     /// stored. A resourceVersion in the body must be current.
-    pub(super) async fn finalize_namespace(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    pub(super) async fn finalize_namespace(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
         let body = parse_body(raw, &info)?;
         let wanted: Vec<Value> = body.pointer("/spec/finalizers").and_then(|f| f.as_array()).cloned().unwrap_or_default();
@@ -56,7 +48,7 @@ impl Store {
                 obj["spec"]["finalizers"] = Value::Array(wanted.clone());
             }
             let terminating = meta(&obj).contains_key("deletionTimestamp");
-            let gone = terminating && finalizers(&obj).is_empty() && !namespace_pending(&info, &obj);
+            let gone = terminating && finalizers(&obj).is_empty() && !t.kind.finalizing(&obj);
             if dry_run {
                 return Ok(to_served(obj, cur.mod_revision));
             }

@@ -1,7 +1,7 @@
 //! Generic metadata handling on JSON objects: what the store does for every
 //! kind before and after the kind's strategy.
 
-use client::ApiError;
+use api::status::StatusError;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
@@ -16,7 +16,7 @@ pub fn now() -> String {
 }
 
 /// Parses a request body and checks that it is an object of `info`'s kind.
-pub fn parse_body(raw: &[u8], info: &ResourceInfo) -> Result<Value, ApiError> {
+pub fn parse_body(raw: &[u8], info: &ResourceInfo) -> Result<Value, StatusError> {
     if raw.len() > MAX_BODY {
         return Err(super::errors::too_large(MAX_BODY));
     }
@@ -79,7 +79,7 @@ pub fn generate_name(base: &str) -> String {
 }
 
 /// Fields the server owns on create: cleared or set, whatever the client sent.
-pub fn prepare_create(v: &mut Value, info: &ResourceInfo, namespace: Option<&str>) -> Result<(), ApiError> {
+pub fn prepare_create(v: &mut Value, info: &ResourceInfo, namespace: Option<&str>) -> Result<(), StatusError> {
     let m = meta_mut(v);
     if info.namespaced {
         let body_ns = m.get("namespace").and_then(|x| x.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
@@ -120,7 +120,7 @@ pub fn prepare_create_meta(
     m: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     info: &ResourceInfo,
     namespace: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), StatusError> {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     if info.namespaced {
         let body_ns = m.namespace.take().filter(|s| !s.is_empty());
@@ -187,7 +187,7 @@ pub fn to_stored(v: &Value) -> Vec<u8> {
 }
 
 /// Stored bytes as served at `revision`, without re-encoding the object.
-pub fn stored_to_served(stored: &[u8], revision: i64) -> Result<Vec<u8>, ApiError> {
+pub fn stored_to_served(stored: &[u8], revision: i64) -> Result<Vec<u8>, StatusError> {
     match crate::rawjson::with_resource_version(stored, revision) {
         Some(b) => Ok(b),
         None => {

@@ -13,17 +13,17 @@ mod watch;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::ApiError;
-use proto::v1::{PatchType, ResourceRef};
+use api::status::StatusError;
 use serde_json::Value;
 
 pub use meta::{prepare_create_meta, MAX_BODY};
-pub use watch::{WatchOptions, WatchStream};
+pub use patch::PatchType;
+pub use watch::{Event, EventType, WatchOptions, WatchStream};
 
-use crate::admission::{self, services, services::ServiceRanges};
+use crate::admission::{self, services::ServiceRanges};
 use crate::registry::{Kind, Kinds, ResourceInfo};
 use api::selector::{FieldSelector, Selector};
-use crate::storage::{key_for, prefix_for, SideOp, Storage, StorageError};
+use crate::storage::{key_for, prefix_for, Storage, StorageError};
 use crate::watch_cache::WatchCache;
 use errors::*;
 use meta::*;
@@ -31,17 +31,70 @@ use meta::*;
 /// Retries of a write whose compare-and-swap lost a race it may retry.
 const MAX_RETRIES: usize = 16;
 
+/// What a request names, before it is resolved against the served kinds
+/// (upstream's RequestInfo). Each front door fills it from its own wire.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestInfo<'a> {
+    pub group: &'a str,
+    /// "" = the version the kind is served at.
+    pub version: &'a str,
+    pub resource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub subresource: &'a str,
+}
+
+/// The subresources the store serves (a kind lists its own in
+/// [`ResourceInfo::subresources`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subresource {
+    None,
+    Status,
+    Scale,
+    Binding,
+    Eviction,
+    Finalize,
+}
+
+impl Subresource {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "" => Subresource::None,
+            "status" => Subresource::Status,
+            "scale" => Subresource::Scale,
+            "binding" => Subresource::Binding,
+            "eviction" => Subresource::Eviction,
+            "finalize" => Subresource::Finalize,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subresource::None => "",
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+            Subresource::Binding => "binding",
+            Subresource::Eviction => "eviction",
+            Subresource::Finalize => "finalize",
+        }
+    }
+}
+
 /// A resolved request target.
 pub struct Target {
     pub kind: Arc<dyn Kind>,
     pub namespace: Option<String>,
     pub name: String,
-    pub subresource: String,
+    pub subresource: Subresource,
 }
 
 impl Target {
     pub fn info(&self) -> &ResourceInfo {
         self.kind.info()
+    }
+    /// The same object without the subresource.
+    fn parent(&self) -> Target {
+        Target { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone(), subresource: Subresource::None }
     }
     fn key(&self) -> String {
         key_for(self.info().plural, self.namespace.as_deref(), &self.name)
@@ -101,38 +154,36 @@ impl Store {
     }
 
     /// Resolves a request's resource; `needs_name` for verbs on one object.
-    pub fn target(&self, r: &ResourceRef, needs_name: bool) -> Result<Target, ApiError> {
+    pub fn target(&self, r: RequestInfo<'_>, needs_name: bool) -> Result<Target, StatusError> {
         let kind = self
             .kinds
-            .get(&r.group, &r.resource)
+            .get(r.group, r.resource)
             .filter(|k| r.version.is_empty() || k.info().version == r.version)
-            .ok_or_else(|| ApiError::new(api::Reason::NotFound, "the server could not find the requested resource"))?
+            .ok_or_else(|| StatusError::new(api::Reason::NotFound, "the server could not find the requested resource"))?
             .clone();
         let info = kind.info();
-        if !r.subresource.is_empty() && !info.subresources.contains(&r.subresource.as_str()) {
-            return Err(ApiError::new(api::Reason::NotFound, "the server could not find the requested resource"));
-        }
+        let subresource = Subresource::parse(r.subresource)
+            .filter(|s| *s == Subresource::None || info.subresources.contains(&s.as_str()))
+            .ok_or_else(|| StatusError::new(api::Reason::NotFound, "the server could not find the requested resource"))?;
         if needs_name && r.name.is_empty() {
             return Err(bad_request("resource name may not be empty"));
         }
-        let namespace = info.namespaced.then(|| r.namespace.clone()).filter(|n| !n.is_empty());
+        let namespace = info.namespaced.then(|| r.namespace.to_string()).filter(|n| !n.is_empty());
         if info.namespaced && needs_name && namespace.is_none() {
             return Err(bad_request("an empty namespace may not be set when a resource name is provided"));
         }
-        Ok(Target { kind, namespace, name: r.name.clone(), subresource: r.subresource.clone() })
+        Ok(Target { kind, namespace, name: r.name.to_string(), subresource })
     }
 
     // ---- create ----
 
-    pub async fn create(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    pub async fn create(&self, t: &Target, raw: &[u8], dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
         if raw.len() > MAX_BODY {
             return Err(too_large(MAX_BODY));
         }
         if let Some(a) = t.kind.admit_create_raw(raw, t.namespace.as_deref(), &self.cache) {
-            if info.plural != "namespaces" {
-                admission::namespace::admit_create(&self.cache, &self.storage, &info, &a.namespace, &a.name).await?;
-            }
+            admission::namespace::admit_create(&self.cache, &self.storage, &info, &a.namespace, &a.name).await?;
             if dry_run {
                 return stored_to_served(&a.bytes, 0);
             }
@@ -150,17 +201,17 @@ impl Store {
         let name = name_of(&v);
         let ns = meta_str(&v, "namespace").unwrap_or_default().to_string();
         let key = key_for(info.plural, Some(&ns), &name);
-        let is_service = info.plural == "services" && info.group.is_empty();
+        let allocates = t.kind.allocates();
         let mut avoid = std::collections::BTreeSet::new();
-        // Random Service picks may collide with concurrent creates the cache has not seen yet.
+        // Random picks (a Service's ClusterIP, NodePorts) may collide with concurrent creates the cache has not seen yet.
         for _ in 0..MAX_RETRIES * 4 {
-            // Only a Service changes between attempts (its allocations).
-            let svc;
-            let (obj, alloc) = if is_service {
+            // Only a kind that allocates changes between attempts.
+            let claimed;
+            let (obj, alloc) = if allocates {
                 let mut o = v.clone();
-                let alloc = services::allocate(&self.ranges, &self.cache, &info, &mut o, None, &avoid)?;
-                svc = o;
-                (&svc, alloc)
+                let alloc = t.kind.allocate(self, &mut o, None, &avoid)?;
+                claimed = o;
+                (&claimed, alloc)
             } else {
                 (&v, Default::default())
             };
@@ -171,7 +222,7 @@ impl Store {
             match self.storage.create(&key, stored.clone(), &alloc.side).await {
                 Ok(rev) => return stored_to_served(&stored, rev),
                 Err(StorageError::AlreadyExists) => return Err(already_exists(&info, &name)),
-                Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(services::taken(&info, obj, &k)),
+                Err(StorageError::SideKeyExists(k)) if !alloc.random.contains(&k) => return Err(t.kind.side_key_taken(obj, &k)),
                 // A random pick was taken meanwhile: pick again, avoiding it.
                 Err(StorageError::SideKeyExists(k)) => {
                     avoid.insert(k);
@@ -184,10 +235,10 @@ impl Store {
 
     // ---- read ----
 
-    pub async fn get(&self, t: &Target) -> Result<Vec<u8>, ApiError> {
+    pub async fn get(&self, t: &Target) -> Result<Vec<u8>, StatusError> {
         let cur = self.read(t).await?;
         let served = stored_to_served(&cur.value, cur.mod_revision)?;
-        if t.subresource == "scale" {
+        if t.subresource == Subresource::Scale {
             return Ok(scale_bytes(&served));
         }
         Ok(served)
@@ -195,10 +246,10 @@ impl Store {
 
     /// Sets spec.replicas through the scale subresource (`scale` is an
     /// autoscaling/v1 Scale; its resourceVersion, if set, must be current).
-    async fn update_scale(&self, t: &Target, scale: &Value, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    async fn update_scale(&self, t: &Target, scale: &Value, dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
         let wanted_rv = meta_str(scale, "resourceVersion").map(str::to_string);
-        let parent = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+        let parent = t.parent();
         for attempt in 0..MAX_RETRIES {
             let (cur, fresh) = self.read_for_write(&parent, attempt).await?;
             if wanted_rv.as_ref().is_some_and(|rv| rv != &cur.mod_revision.to_string()) {
@@ -222,7 +273,7 @@ impl Store {
     /// cache's copy (no etcd round trip; the write's compare-and-swap on its
     /// revision catches a stale copy), later attempts read etcd, as upstream's
     /// GuaranteedUpdate does. The second value says whether it came from etcd.
-    async fn read_for_write(&self, t: &Target, attempt: usize) -> Result<(crate::storage::Stored, bool), ApiError> {
+    async fn read_for_write(&self, t: &Target, attempt: usize) -> Result<(crate::storage::Stored, bool), StatusError> {
         let key = t.key();
         if attempt == 0 {
             if let Some(o) = self.cache.get(&key) {
@@ -234,7 +285,7 @@ impl Store {
         Ok((self.read(t).await?, true))
     }
 
-    async fn read(&self, t: &Target) -> Result<crate::storage::Stored, ApiError> {
+    async fn read(&self, t: &Target) -> Result<crate::storage::Stored, StatusError> {
         match self.storage.get(&t.key()).await {
             Ok(s) => Ok(s),
             Err(StorageError::NotFound) => Err(not_found(t.info(), &t.name)),
@@ -244,21 +295,21 @@ impl Store {
 
     /// Parses the list/watch selectors; a field the kind cannot select on is
     /// refused as upstream: "field label not supported: <field>".
-    fn selectors(&self, t: &Target, label: &str, field: &str) -> Result<(Selector, FieldSelector), ApiError> {
+    fn selectors(&self, t: &Target, label: &str, field: &str) -> Result<(Selector, FieldSelector), StatusError> {
         let supported = t.kind.selectable_fields();
         let fs = FieldSelector::parse(field).map_err(|e| bad_request(e.to_string()))?;
         for term in fs.terms() {
             let f = term.field.as_str();
             if !(f == "metadata.name" || f == "metadata.namespace" || supported.iter().any(|s| s == f)) {
                 return Err(bad_request(format!("field label not supported: {f}"))
-                    .with_details(proto::v1::StatusDetails { kind: t.info().kind.into(), ..Default::default() }));
+                    .with_details(api::status::StatusDetails { kind: t.info().kind.into(), ..Default::default() }));
             }
         }
         let ls = Selector::parse(label).map_err(|e| bad_request(e.to_string()))?;
         Ok((ls, fs))
     }
 
-    pub async fn list(&self, t: &Target, o: &ListOptions) -> Result<ListResult, ApiError> {
+    pub async fn list(&self, t: &Target, o: &ListOptions) -> Result<ListResult, StatusError> {
         let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
         let prefix = prefix_for(t.info().plural, t.namespace.as_deref());
         let exact = o.resource_version_match == "Exact";
@@ -272,7 +323,7 @@ impl Store {
             rv => rv.parse().map_err(|_| bad_request(format!("invalid resourceVersion {rv:?}")))?,
         };
         if min_rev > 0 && !self.cache.wait_for(min_rev, Duration::from_secs(3)).await {
-            return Err(ApiError::new(api::Reason::Timeout, format!("Too large resource version: {min_rev}, current: {}", self.cache.current_revision())));
+            return Err(StatusError::new(api::Reason::Timeout, format!("Too large resource version: {min_rev}, current: {}", self.cache.current_revision())));
         }
         let (objs, rev) = self.cache.list(&prefix);
         let items = objs
@@ -283,7 +334,7 @@ impl Store {
         Ok(ListResult { items, resource_version: rev, continue_token: String::new(), remaining: None })
     }
 
-    async fn list_from_etcd(&self, prefix: &str, o: &ListOptions, ls: &Selector, fs: &FieldSelector) -> Result<ListResult, ApiError> {
+    async fn list_from_etcd(&self, prefix: &str, o: &ListOptions, ls: &Selector, fs: &FieldSelector) -> Result<ListResult, StatusError> {
         let (mut revision, mut start) = if o.continue_token.is_empty() {
             let rev = match o.resource_version.as_str() {
                 "" | "0" => 0,
@@ -301,7 +352,7 @@ impl Store {
             let page = match self.storage.list(prefix, start.as_deref(), revision, want).await {
                 Ok(p) => p,
                 Err(StorageError::Compacted { .. }) if !o.continue_token.is_empty() => {
-                    return Err(ApiError::new(api::Reason::Expired, "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
+                    return Err(StatusError::new(api::Reason::Expired, "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
                 }
                 Err(e) => return Err(storage(e)),
             };
@@ -328,13 +379,13 @@ impl Store {
     // ---- update ----
 
     /// Replaces an object (`status` = the status subresource).
-    pub async fn update(&self, t: &Target, raw: &[u8], status: bool, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    pub async fn update(&self, t: &Target, raw: &[u8], status: bool, dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
-        if t.subresource == "scale" {
+        if t.subresource == Subresource::Scale {
             let scale: Value = serde_json::from_slice(raw).map_err(|e| bad_request(format!("json parse error: {e}")))?;
             return self.update_scale(t, &scale, dry_run).await;
         }
-        if t.subresource == "finalize" {
+        if t.subresource == Subresource::Finalize {
             return self.finalize_namespace(t, raw, dry_run).await;
         }
         let new = parse_body(raw, &info)?;
@@ -354,7 +405,7 @@ impl Store {
                 }
             }
             match self.write_update(t, new.clone(), &cur, status, dry_run).await {
-                Err(e) if e.reason() == api::Reason::Conflict && (wanted_rv.is_none() || !fresh) && e.0.message.ends_with(MODIFIED) => continue,
+                Err(e) if e.reason() == api::Reason::Conflict && (wanted_rv.is_none() || !fresh) && e.message.ends_with(MODIFIED) => continue,
                 other => return other,
             }
         }
@@ -362,7 +413,7 @@ impl Store {
     }
 
     /// One compare-and-swap attempt of an update against `cur`.
-    async fn write_update(&self, t: &Target, mut new: Value, cur: &crate::storage::Stored, status: bool, dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    async fn write_update(&self, t: &Target, mut new: Value, cur: &crate::storage::Stored, status: bool, dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
         let old: Value = serde_json::from_slice(&cur.value).map_err(internal)?;
         let mut obj = if status {
@@ -404,11 +455,11 @@ impl Store {
         let key = t.key();
         // A deleted object whose last finalizer is gone is removed now.
         let grace_done = meta(&old).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64()) == Some(0);
-        if meta(&old).contains_key("deletionTimestamp") && grace_done && finalizers(&obj).is_empty() && !finalize::namespace_pending(&info, &obj) {
+        if meta(&old).contains_key("deletionTimestamp") && grace_done && finalizers(&obj).is_empty() && !t.kind.finalizing(&obj) {
             if dry_run {
                 return Ok(to_served(obj, cur.mod_revision));
             }
-            let side = self.release_side(&info, &old);
+            let side = t.kind.release(&old);
             return match self.storage.delete(&key, cur.mod_revision, &side).await {
                 Ok(rev) => Ok(to_served(obj, rev)),
                 Err(StorageError::Conflict) => Err(conflict(&info, &t.name, MODIFIED)),
@@ -417,8 +468,8 @@ impl Store {
             };
         }
         let mut side = Vec::new();
-        if !status && info.plural == "services" && info.group.is_empty() {
-            side = services::allocate(&self.ranges, &self.cache, &info, &mut obj, Some(&old), &Default::default())?.side;
+        if !status && t.kind.allocates() {
+            side = t.kind.allocate(self, &mut obj, Some(&old), &Default::default())?.side;
         }
         if equal_but_resource_version(&obj, &old) {
             // Nothing changed: no write, as upstream.
@@ -431,18 +482,18 @@ impl Store {
             Ok(rev) => Ok(to_served(obj, rev)),
             Err(StorageError::Conflict) => Err(conflict(&info, &t.name, MODIFIED)),
             Err(StorageError::NotFound) => Err(not_found(&info, &t.name)),
-            Err(StorageError::SideKeyExists(k)) => Err(services::taken(&info, &obj, &k)),
+            Err(StorageError::SideKeyExists(k)) => Err(t.kind.side_key_taken(&obj, &k)),
             Err(e) => Err(storage(e)),
         }
     }
 
-    pub async fn patch(&self, t: &Target, ty: PatchType, patch: &[u8], dry_run: bool) -> Result<Vec<u8>, ApiError> {
+    pub async fn patch(&self, t: &Target, ty: PatchType, patch: &[u8], dry_run: bool) -> Result<Vec<u8>, StatusError> {
         let info = *t.info();
         if patch.len() > MAX_BODY {
             return Err(too_large(MAX_BODY));
         }
-        let status = t.subresource == "status";
-        if t.subresource == "scale" {
+        let status = t.subresource == Subresource::Status;
+        if t.subresource == Subresource::Scale {
             let current: Value = serde_json::from_slice(&self.get(t).await?).map_err(internal)?;
             let read_rv = meta_str(&current, "resourceVersion").map(str::to_string);
             let mut scale = patch::apply(ty, current, patch)?;
@@ -465,7 +516,7 @@ impl Store {
                 return Err(conflict(&info, &t.name, MODIFIED));
             }
             match self.write_update(t, patched, &cur, status, dry_run).await {
-                Err(e) if e.reason() == api::Reason::Conflict && e.0.message.ends_with(MODIFIED) => continue,
+                Err(e) if e.reason() == api::Reason::Conflict && e.message.ends_with(MODIFIED) => continue,
                 other => return other,
             }
         }
@@ -474,16 +525,8 @@ impl Store {
 
     // ---- delete ----
 
-    fn release_side(&self, info: &ResourceInfo, obj: &Value) -> Vec<SideOp> {
-        if info.plural == "services" && info.group.is_empty() {
-            services::release(obj)
-        } else {
-            Vec::new()
-        }
-    }
-
     /// Deletes or starts deleting. Returns the object and whether it is gone.
-    pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), ApiError> {
+    pub async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<(Vec<u8>, bool), StatusError> {
         let info = *t.info();
         admission::admit_delete(&info, &t.name)?;
         propagation::validate_policy(&o.propagation_policy)?;
@@ -511,7 +554,7 @@ impl Store {
                     )));
                 }
             }
-            let pending = self.pending_deletion(&info, &mut obj, o);
+            let pending = pending_deletion(&*t.kind, &mut obj, o);
             let result = if let Some(changed) = pending {
                 if !changed || o.dry_run {
                     return Ok((to_served(obj, cur.mod_revision), false));
@@ -521,7 +564,7 @@ impl Store {
                 if o.dry_run {
                     return Ok((to_served(obj, cur.mod_revision), true));
                 }
-                let side = self.release_side(&info, &obj);
+                let side = t.kind.release(&obj);
                 self.storage.delete(&t.key(), cur.mod_revision, &side).await.map(|rev| (rev, true))
             };
             match result {
@@ -534,54 +577,7 @@ impl Store {
         Err(conflict(&info, &t.name, MODIFIED))
     }
 
-    /// Graceful deletion and finalizers: returns Some(changed) when the
-    /// object must stay (marked for deletion), None when it can go now.
-    fn pending_deletion(&self, info: &ResourceInfo, obj: &mut Value, o: &DeleteOptions) -> Option<bool> {
-        let before = obj.clone();
-        let now_ts = now();
-        // Orphan/Foreground propagation is carried out by the garbage collector through finalizers.
-        propagation::apply_policy(info, obj, &o.propagation_policy);
-        // Pods: graceful termination, confirmed by the kubelet with grace 0.
-        if info.plural == "pods" && info.group.is_empty() {
-            let bound = obj.pointer("/spec/nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
-            let phase = obj.pointer("/status/phase").and_then(|p| p.as_str()).unwrap_or("");
-            let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(|g| g.as_i64()).unwrap_or(30);
-            let mut grace = o.grace_period_seconds.unwrap_or(spec_grace).max(0);
-            if !bound || phase == "Succeeded" || phase == "Failed" {
-                grace = 0;
-            }
-            let current = meta(obj).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64());
-            if grace > 0 {
-                // A second delete may shorten the grace period, never extend it.
-                if current.is_some_and(|c| c <= grace) {
-                    return Some(*obj != before);
-                }
-                let ts = (chrono::Utc::now() + chrono::Duration::seconds(grace)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                let m = meta_mut(obj);
-                m.insert("deletionTimestamp".into(), ts.into());
-                m.insert("deletionGracePeriodSeconds".into(), grace.into());
-                return Some(true);
-            }
-        }
-        // Namespaces: content is removed by the namespace controller, which then
-        // clears spec.finalizers; until then the namespace is Terminating.
-        let ns_finalizers = info.plural == "namespaces"
-            && obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty());
-        if ns_finalizers {
-            obj["status"]["phase"] = "Terminating".into();
-        }
-        if finalizers(obj).is_empty() && !ns_finalizers {
-            return None;
-        }
-        let m = meta_mut(obj);
-        if !m.contains_key("deletionTimestamp") {
-            m.insert("deletionTimestamp".into(), now_ts.into());
-        }
-        m.insert("deletionGracePeriodSeconds".into(), 0.into());
-        Some(*obj != before)
-    }
-
-    pub async fn delete_collection(&self, t: &Target, lo: &ListOptions, o: &DeleteOptions) -> Result<ListResult, ApiError> {
+    pub async fn delete_collection(&self, t: &Target, lo: &ListOptions, o: &DeleteOptions) -> Result<ListResult, StatusError> {
         let listed = self.list(t, lo).await?;
         let mut deleted = Vec::new();
         for raw in listed.items {
@@ -590,7 +586,7 @@ impl Store {
                 kind: t.kind.clone(),
                 namespace: meta_str(&v, "namespace").map(str::to_string),
                 name: name_of(&v),
-                subresource: String::new(),
+                subresource: Subresource::None,
             };
             match self.delete(&one, o).await {
                 Ok((b, _)) => deleted.push(bytes::Bytes::from(b)),
@@ -603,7 +599,7 @@ impl Store {
 
     // ---- pods/binding ----
 
-    pub async fn bind(&self, t: &Target, binding: &[u8]) -> Result<(), ApiError> {
+    pub async fn bind(&self, t: &Target, binding: &[u8]) -> Result<(), StatusError> {
         let b: Value = serde_json::from_slice(binding).map_err(|e| bad_request(format!("decoding Binding: {e}")))?;
         let node = b.pointer("/target/name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
         let kind = b.pointer("/target/kind").and_then(|n| n.as_str()).unwrap_or("Node");
@@ -613,7 +609,7 @@ impl Store {
                 &node,
             )]));
         }
-        let pods = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+        let pods = t.parent();
         let binding_info = ResourceInfo { plural: "pods/binding", ..*t.info() };
         for attempt in 0..MAX_RETRIES {
             let (cur, _) = self.read_for_write(&pods, attempt).await?;
@@ -638,7 +634,7 @@ impl Store {
 
     // ---- watch ----
 
-    pub async fn watch(&self, t: &Target, o: WatchOptions) -> Result<WatchStream, ApiError> {
+    pub async fn watch(&self, t: &Target, o: WatchOptions) -> Result<WatchStream, StatusError> {
         let (ls, fs) = self.selectors(t, &o.label_selector, &o.field_selector)?;
         watch::start(self, t, o, ls, fs).await
     }
@@ -647,10 +643,44 @@ impl Store {
 /// The general create path's parsing and metadata handling, for tests that
 /// compare it with the raw path.
 #[cfg(test)]
-pub fn testing_parse(raw: &[u8], info: &ResourceInfo, namespace: Option<&str>) -> Result<Value, ApiError> {
+pub fn testing_parse(raw: &[u8], info: &ResourceInfo, namespace: Option<&str>) -> Result<Value, StatusError> {
     let mut v = parse_body(raw, info)?;
     prepare_create(&mut v, info, namespace)?;
     Ok(v)
+}
+
+/// Graceful deletion and finalizers: returns Some(changed) when the
+/// object must stay (marked for deletion), None when it can go now.
+fn pending_deletion(kind: &dyn Kind, obj: &mut Value, o: &DeleteOptions) -> Option<bool> {
+    let before = obj.clone();
+    // Orphan/Foreground propagation is carried out by the garbage collector through finalizers.
+    propagation::apply_policy(kind.orphans_dependents(), obj, &o.propagation_policy);
+    // Graceful termination (pods, confirmed by the kubelet with grace 0).
+    let grace = kind.graceful_delete(obj, o.grace_period_seconds);
+    if grace > 0 {
+        // A second delete may shorten the grace period, never extend it.
+        let current = meta(obj).get("deletionGracePeriodSeconds").and_then(|g| g.as_i64());
+        if current.is_some_and(|c| c <= grace) {
+            return Some(*obj != before);
+        }
+        let ts = (chrono::Utc::now() + chrono::Duration::seconds(grace)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let m = meta_mut(obj);
+        m.insert("deletionTimestamp".into(), ts.into());
+        m.insert("deletionGracePeriodSeconds".into(), grace.into());
+        return Some(true);
+    }
+    // The kind's own finalization (a namespace's content, removed by the
+    // namespace controller, which then clears spec.finalizers).
+    let finalizing = kind.finalize_on_delete(obj);
+    if finalizers(obj).is_empty() && !finalizing {
+        return None;
+    }
+    let m = meta_mut(obj);
+    if !m.contains_key("deletionTimestamp") {
+        m.insert("deletionTimestamp".into(), now().into());
+    }
+    m.insert("deletionGracePeriodSeconds".into(), 0.into());
+    Some(*obj != before)
 }
 
 /// Whether two objects differ in nothing but metadata.resourceVersion.
@@ -692,7 +722,7 @@ fn encode_continue(rev: i64, key: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(v.to_string())
 }
 
-fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
+fn decode_continue(token: &str) -> Result<(i64, String), StatusError> {
     use base64::Engine;
     let bad = || bad_request("continue key is not valid: illegal base64 data or JSON");
     let bytes = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad())?;

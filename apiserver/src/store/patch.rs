@@ -1,19 +1,31 @@
 //! Patches: RFC 6902 JSON patch, RFC 7386 merge patch, and Kubernetes'
 //! strategic merge patch (lists of known fields merged by their merge key).
 
-use client::ApiError;
-use proto::v1::PatchType;
+use api::status::StatusError;
 use serde_json::{Map, Value};
 
 use super::errors::bad_request;
 
-pub fn apply(ty: PatchType, mut target: Value, patch: &[u8]) -> Result<Value, ApiError> {
+/// How a patch body is read, as the request's content type names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// application/json-patch+json (RFC 6902).
+    JsonPatch,
+    /// application/merge-patch+json (RFC 7386).
+    MergePatch,
+    /// application/strategic-merge-patch+json.
+    StrategicMergePatch,
+    /// application/apply-patch+yaml (server-side apply).
+    ApplyPatch,
+}
+
+pub fn apply(ty: PatchType, mut target: Value, patch: &[u8]) -> Result<Value, StatusError> {
     let p: Value = serde_json::from_slice(patch).map_err(|e| bad_request(format!("error decoding patch: {e}")))?;
     match ty {
         PatchType::JsonPatch => {
             let ops: json_patch::Patch =
                 serde_json::from_value(p).map_err(|e| bad_request(format!("the server rejected our request due to an error in our request: {e}")))?;
-            json_patch::patch(&mut target, &ops).map_err(|e| ApiError::new(api::Reason::Invalid, format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut target, &ops).map_err(|e| StatusError::new(api::Reason::Invalid, format!("the server rejected our request due to an error in our request: {e}")))?;
             Ok(target)
         }
         PatchType::MergePatch => {
@@ -30,10 +42,9 @@ pub fn apply(ty: PatchType, mut target: Value, patch: &[u8]) -> Result<Value, Ap
             strategic(&mut target, &p, "");
             Ok(target)
         }
-        PatchType::ApplyPatch => Err(ApiError::new(api::Reason::UnsupportedMediaType,
+        PatchType::ApplyPatch => Err(StatusError::new(api::Reason::UnsupportedMediaType,
             "server-side apply (application/apply-patch+yaml) is not supported by this server yet; use client-side apply",
         )),
-        PatchType::Unspecified => Err(bad_request("patch type is required")),
     }
 }
 

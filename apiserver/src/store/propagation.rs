@@ -3,28 +3,27 @@
 //! `foregroundDeletion` on the object being deleted, which the garbage
 //! collector then carries out and removes.
 
-use client::ApiError;
+use api::status::StatusError;
 use serde_json::Value;
 
 use super::meta::{finalizers, meta_mut};
-use crate::registry::ResourceInfo;
 
 pub const ORPHAN: &str = "orphan";
 pub const FOREGROUND: &str = "foregroundDeletion";
 
 /// Upstream's ValidateDeleteOptions for the policy.
-pub fn validate_policy(policy: &str) -> Result<(), ApiError> {
+pub fn validate_policy(policy: &str) -> Result<(), StatusError> {
     if matches!(policy, "" | "Orphan" | "Background" | "Foreground") {
         return Ok(());
     }
-    Err(ApiError::new(
+    Err(StatusError::new(
         api::Reason::Invalid,
         format!(r#"DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: {policy:?}: supported values: "Foreground", "Background", "Orphan", "nil""#),
     )
-    .with_details(proto::v1::StatusDetails {
+    .with_details(api::status::StatusDetails {
         group: "meta.k8s.io".into(),
         kind: "DeleteOptions".into(),
-        causes: vec![proto::v1::StatusCause {
+        causes: vec![api::status::StatusCause {
             reason: "FieldValueNotSupported".into(),
             message: format!(r#"Unsupported value: {policy:?}: supported values: "Foreground", "Background", "Orphan", "nil""#),
             field: "propagationPolicy".into(),
@@ -33,17 +32,11 @@ pub fn validate_policy(policy: &str) -> Result<(), ApiError> {
     }))
 }
 
-/// Kinds whose default policy is to orphan dependents, for compatibility
-/// (DefaultGarbageCollectionPolicy): core/v1 ReplicationController and
-/// batch/v1 Job. Everything else deletes dependents in the background.
-fn orphans_by_default(info: &ResourceInfo) -> bool {
-    matches!((info.group, info.plural), ("", "replicationcontrollers") | ("batch", "jobs"))
-}
-
 /// Sets the object's GC finalizers for a delete with `policy` ("" = none
 /// given: an existing orphan/foregroundDeletion finalizer wins, then the
-/// kind's default). Returns whether they changed.
-pub fn apply_policy(info: &ResourceInfo, obj: &mut Value, policy: &str) -> bool {
+/// kind's default: `orphan_by_default`, see `Strategy::ORPHAN_DEPENDENTS`).
+/// Returns whether they changed.
+pub fn apply_policy(orphan_by_default: bool, obj: &mut Value, policy: &str) -> bool {
     let old = finalizers(obj);
     let has = |f: &str| old.iter().any(|x| x == f);
     let (orphan, foreground) = match policy {
@@ -52,7 +45,7 @@ pub fn apply_policy(info: &ResourceInfo, obj: &mut Value, policy: &str) -> bool 
         "Background" => (false, false),
         _ if has(ORPHAN) => (true, false),
         _ if has(FOREGROUND) => (false, true),
-        _ => (orphans_by_default(info), false),
+        _ => (orphan_by_default, false),
     };
     let mut new: Vec<String> = old.iter().filter(|f| *f != ORPHAN && *f != FOREGROUND).cloned().collect();
     if orphan {
@@ -86,8 +79,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::registry::Strategy;
-    const RS: ResourceInfo = crate::registry::apps::replicaset::ReplicaSetStrategy::INFO;
+    use crate::registry::Kinds;
+
+    /// The kind's own default, as the store passes it.
+    fn orphans(group: &str, plural: &str) -> bool {
+        Kinds::new().get(group, plural).expect("served").orphans_dependents()
+    }
 
     fn fins(v: &Value) -> Value {
         v["metadata"].get("finalizers").cloned().unwrap_or(json!([]))
@@ -95,25 +92,27 @@ mod tests {
 
     #[test]
     fn explicit_policies_replace_the_gc_finalizers() {
+        let rs = orphans("apps", "replicasets");
         let mut o = json!({"metadata": {"finalizers": ["a", "foregroundDeletion"]}});
-        assert!(apply_policy(&RS, &mut o, "Orphan"));
+        assert!(apply_policy(rs, &mut o, "Orphan"));
         assert_eq!(fins(&o), json!(["a", "orphan"]));
-        assert!(apply_policy(&RS, &mut o, "Foreground"));
+        assert!(apply_policy(rs, &mut o, "Foreground"));
         assert_eq!(fins(&o), json!(["a", "foregroundDeletion"]));
-        assert!(apply_policy(&RS, &mut o, "Background"));
+        assert!(apply_policy(rs, &mut o, "Background"));
         assert_eq!(fins(&o), json!(["a"]));
-        assert!(!apply_policy(&RS, &mut o, "Background"));
+        assert!(!apply_policy(rs, &mut o, "Background"));
     }
 
     #[test]
     fn no_policy_keeps_existing_finalizers_then_uses_the_kind_default() {
         let mut o = json!({"metadata": {"finalizers": ["orphan"]}});
-        assert!(!apply_policy(&RS, &mut o, ""));
+        assert!(!apply_policy(orphans("apps", "replicasets"), &mut o, ""));
         let mut o = json!({"metadata": {}});
-        assert!(!apply_policy(&RS, &mut o, ""), "apps/v1 deletes dependents in the background by default");
-        let rc = ResourceInfo { group: "", plural: "replicationcontrollers", ..RS };
-        assert!(apply_policy(&rc, &mut o, ""));
+        assert!(!apply_policy(orphans("apps", "replicasets"), &mut o, ""), "apps/v1 deletes dependents in the background by default");
+        assert!(apply_policy(orphans("", "replicationcontrollers"), &mut o, ""));
         assert_eq!(fins(&o), json!(["orphan"]));
+        let served_orphaning: Vec<_> = Kinds::new().all().filter(|k| k.orphans_dependents()).map(|k| k.info().qualified()).collect();
+        assert_eq!(served_orphaning, ["replicationcontrollers", "jobs.batch"], "upstream's DefaultGarbageCollectionPolicy");
     }
 
     #[test]
@@ -121,6 +120,6 @@ mod tests {
         assert!(validate_policy("Foreground").is_ok());
         let e = validate_policy("Sideways").unwrap_err();
         assert_eq!(e.reason(), api::Reason::Invalid);
-        assert!(e.0.message.contains(r#"propagationPolicy: Unsupported value: "Sideways""#), "{}", e.0.message);
+        assert!(e.message.contains(r#"propagationPolicy: Unsupported value: "Sideways""#), "{}", e.message);
     }
 }

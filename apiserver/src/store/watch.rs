@@ -7,9 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::ApiError;
+use api::status::StatusError;
 use futures::Stream;
-use proto::v1::EventType;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -28,6 +27,18 @@ pub struct WatchOptions {
     pub resource_version: String,
     pub allow_bookmarks: bool,
     pub timeout: Option<Duration>,
+}
+
+/// A watch event's type (upstream's watch.EventType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+    /// The object carries only kind, apiVersion and metadata.resourceVersion.
+    Bookmark,
+    /// The object is a Status (e.g. reason Expired); the stream then ends.
+    Error,
 }
 
 /// One event as sent: its type and the object's JSON.
@@ -80,11 +91,11 @@ fn bookmark(t: &Target, revision: i64) -> Event {
     Event { kind: EventType::Bookmark, raw: serde_json::to_vec(&v).expect("serializes").into() }
 }
 
-fn error_event(e: ApiError) -> Event {
+fn error_event(e: StatusError) -> Event {
     Event { kind: EventType::Error, raw: serde_json::to_vec(&e.to_json()).expect("serializes").into() }
 }
 
-pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: Selector, fields: FieldSelector) -> Result<WatchStream, ApiError> {
+pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: Selector, fields: FieldSelector) -> Result<WatchStream, StatusError> {
     let (key, exact) = if t.name.is_empty() {
         (prefix_for(t.info().plural, t.namespace.as_deref()), false)
     } else {
@@ -103,7 +114,7 @@ pub(super) async fn start(store: &Store, t: &Target, o: WatchOptions, labels: Se
     };
     let (tx, rx) = mpsc::channel(1024);
     let bookmark_for = store.cache().clone();
-    let info_target = Target { kind: t.kind.clone(), namespace: t.namespace.clone(), name: t.name.clone(), subresource: String::new() };
+    let info_target = t.parent();
     // For one object the key doubles as the prefix; the filter drops longer names it also catches.
     match store.cache().subscribe(&filter.key.clone(), after) {
         Ok(sub) => {

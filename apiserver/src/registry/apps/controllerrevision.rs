@@ -58,9 +58,9 @@ mod tests {
     fn data_is_mandatory_and_immutable() {
         let kind = Typed(ControllerRevisionStrategy);
         let e = kind.admit_create(json!({"metadata": {"name": "ds-1", "namespace": "default"}, "revision": 1})).unwrap_err();
-        assert_eq!(e.0.message, r#"ControllerRevision "ds-1" is invalid: data: Required value: data is mandatory"#);
+        assert_eq!(e.message, r#"ControllerRevision "ds-1" is invalid: data: Required value: data is mandatory"#);
         let old = kind.admit_create(json!({"metadata": {"name": "ds-1", "namespace": "default"}, "revision": 1, "data": {"spec": {}}})).unwrap();
         let e = kind.admit_update(json!({"metadata": {"name": "ds-1", "namespace": "default"}, "revision": 2, "data": {"spec": {"x": 1}}}), &old).unwrap_err();
-        assert_eq!(e.0.message, r#"ControllerRevision "ds-1" is invalid: data: Invalid value: runtime.RawExtension{...}: field is immutable"#);
+        assert_eq!(e.message, r#"ControllerRevision "ds-1" is invalid: data: Invalid value: runtime.RawExtension{...}: field is immutable"#);
     }
 }

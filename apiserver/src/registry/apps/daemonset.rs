@@ -134,14 +134,14 @@ mod tests {
         assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
         let e = kind.admit_create(ds(json!({"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"DaemonSet "agent" is invalid: spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: intstr.IntOrString{Type:0, IntVal:1, StrVal:""}: may not be set when maxUnavailable is non-zero"#
         );
         let e = kind.admit_create(ds(json!({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}))).unwrap_err();
-        assert_eq!(e.0.message, r#"DaemonSet "agent" is invalid: spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"#);
+        assert_eq!(e.message, r#"DaemonSet "agent" is invalid: spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"#);
         let mut bad = ds(json!({}));
         bad["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
         let e = kind.admit_create(bad).unwrap_err();
-        assert_eq!(e.0.message, r#"DaemonSet "agent" is invalid: spec.template.spec.restartPolicy: Unsupported value: "OnFailure": supported values: "Always""#);
+        assert_eq!(e.message, r#"DaemonSet "agent" is invalid: spec.template.spec.restartPolicy: Unsupported value: "OnFailure": supported values: "Always""#);
     }
 }

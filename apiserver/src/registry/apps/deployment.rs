@@ -164,7 +164,7 @@ mod tests {
         v["spec"]["template"]["metadata"]["labels"] = json!({"app": "x"});
         let e = Typed(DeploymentStrategy).admit_create(v).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Deployment "web" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"x"}: `selector` does not match template `labels`"#
         );
     }
@@ -173,19 +173,19 @@ mod tests {
     fn strategy_errors() {
         let kind = Typed(DeploymentStrategy);
         let e = kind.admit_create(deploy(json!({"strategy": {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}}))).unwrap_err();
-        assert_eq!(e.0.message, r#"Deployment "web" is invalid: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"#);
+        assert_eq!(e.message, r#"Deployment "web" is invalid: spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"#);
         let e = kind.admit_create(deploy(json!({"strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Deployment "web" is invalid: spec.strategy.rollingUpdate.maxUnavailable: Invalid value: intstr.IntOrString{Type:0, IntVal:0, StrVal:""}: may not be 0 when `maxSurge` is 0"#
         );
         let e = kind.admit_create(deploy(json!({"strategy": {"type": "Blue"}}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Deployment "web" is invalid: spec.strategy: Unsupported value: apps.DeploymentStrategy{Type:"Blue", RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}: supported values: "Recreate", "RollingUpdate""#
         );
         let e = kind.admit_create(deploy(json!({"minReadySeconds": 700}))).unwrap_err();
-        assert_eq!(e.0.message, r#"Deployment "web" is invalid: spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds"#);
+        assert_eq!(e.message, r#"Deployment "web" is invalid: spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds"#);
     }
 
     #[test]
@@ -196,9 +196,9 @@ mod tests {
         new["spec"]["selector"] = json!({"matchLabels": {"app": "web", "tier": "fe"}});
         new["spec"]["template"]["metadata"]["labels"]["tier"] = json!("fe");
         let e = kind.admit_update(new, &old).unwrap_err();
-        assert!(e.0.message.ends_with(r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"fe"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#), "{}", e.0.message);
+        assert!(e.message.ends_with(r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"fe"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#), "{}", e.message);
         let mut v = deploy(json!({}));
         v["spec"].as_object_mut().unwrap().remove("selector");
-        assert_eq!(kind.admit_create(v).unwrap_err().0.message, r#"Deployment "web" is invalid: spec.selector: Required value"#);
+        assert_eq!(kind.admit_create(v).unwrap_err().message, r#"Deployment "web" is invalid: spec.selector: Required value"#);
     }
 }

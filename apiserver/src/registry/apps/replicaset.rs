@@ -91,17 +91,17 @@ mod tests {
         assert_eq!(v["spec"]["template"]["spec"]["restartPolicy"], "Always");
         let e = kind.admit_create(rs(json!({"matchLabels": {"app": "web"}}), json!({"app": "x"}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"ReplicaSet "web" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"x"}: `selector` does not match template `labels`"#
         );
         let e = kind.admit_create(rs(json!({}), json!({"app": "x"}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"ReplicaSet "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"#
         );
         let mut missing = rs(json!({}), json!({}));
         missing["spec"].as_object_mut().unwrap().remove("selector");
-        assert_eq!(kind.admit_create(missing).unwrap_err().0.message, r#"ReplicaSet "web" is invalid: spec.selector: Required value"#);
+        assert_eq!(kind.admit_create(missing).unwrap_err().message, r#"ReplicaSet "web" is invalid: spec.selector: Required value"#);
     }
 
     #[test]
@@ -110,7 +110,7 @@ mod tests {
         let old = kind.admit_create(rs(json!({"matchLabels": {"app": "web"}}), json!({"app": "web", "v": "2"}))).unwrap();
         let e = kind.admit_update(rs(json!({"matchLabels": {"v": "2"}}), json!({"app": "web", "v": "2"})), &old).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"ReplicaSet "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"v":"2"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#
         );
     }

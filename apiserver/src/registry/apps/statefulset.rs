@@ -209,7 +209,7 @@ mod tests {
         kind.admit_create(book.clone()).unwrap();
         book["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "nosuch", "mountPath": "/var/data"}]);
         let e = kind.admit_create(book).unwrap_err();
-        assert_eq!(e.0.message, r#"StatefulSet "db" is invalid: spec.template.spec.containers[0].volumeMounts[0].name: Not found: "nosuch""#);
+        assert_eq!(e.message, r#"StatefulSet "db" is invalid: spec.template.spec.containers[0].volumeMounts[0].name: Not found: "nosuch""#);
     }
 
     #[test]
@@ -220,7 +220,7 @@ mod tests {
         bad["spec"]["updateStrategy"] = json!({"type": "OnDelete", "rollingUpdate": {"partition": 1}});
         let e = kind.admit_create(bad).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"StatefulSet "db" is invalid: [spec.podManagementPolicy: Invalid value: "Random": must be 'OrderedReady' or 'Parallel', spec.updateStrategy.rollingUpdate: Invalid value: apps.RollingUpdateStatefulSetStrategy{Partition:1, MaxUnavailable:(*intstr.IntOrString)(nil)}: only allowed for updateStrategy 'RollingUpdate']"#
         );
         let old = kind.admit_create(sts()).unwrap();
@@ -231,6 +231,6 @@ mod tests {
         let mut renamed = old.clone();
         renamed["spec"]["serviceName"] = json!("other");
         let e = kind.admit_update(renamed, &old).unwrap_err();
-        assert_eq!(e.0.message, format!(r#"StatefulSet "db" is invalid: spec: Forbidden: {UPDATE_FORBIDDEN}"#));
+        assert_eq!(e.message, format!(r#"StatefulSet "db" is invalid: spec: Forbidden: {UPDATE_FORBIDDEN}"#));
     }
 }

@@ -142,7 +142,7 @@ mod tests {
             ("TZ=UTC 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"),
         ] {
             let e = kind.admit_create(cj(sched)).unwrap_err();
-            assert_eq!(e.0.message, format!(r#"CronJob "hello" is invalid: spec.schedule: Invalid value: "{sched}": {msg}"#));
+            assert_eq!(e.message, format!(r#"CronJob "hello" is invalid: spec.schedule: Invalid value: "{sched}": {msg}"#));
         }
         for ok in ["@hourly", "0 0 * * MON-FRI", "0 0 1 jan,jul ?", "@every 1h30m"] {
             assert!(kind.admit_create(cj(ok)).is_ok(), "{ok}");
@@ -150,14 +150,14 @@ mod tests {
         let mut tz = cj("0 9 * * *");
         tz["spec"]["timeZone"] = json!("Europe/Nowhere");
         let e = kind.admit_create(tz.clone()).unwrap_err();
-        assert_eq!(e.0.message, r#"CronJob "hello" is invalid: spec.timeZone: Invalid value: "Europe/Nowhere": unknown time zone Europe/Nowhere"#);
+        assert_eq!(e.message, r#"CronJob "hello" is invalid: spec.timeZone: Invalid value: "Europe/Nowhere": unknown time zone Europe/Nowhere"#);
         tz["spec"]["timeZone"] = json!("Europe/Paris");
         assert!(kind.admit_create(tz).is_ok());
         let mut always = cj("@daily");
         always["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
         let e = kind.admit_create(always).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"CronJob "hello" is invalid: spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#
         );
     }

@@ -155,6 +155,7 @@ impl Strategy for JobStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
+    const ORPHAN_DEPENDENTS: bool = true;
 
     fn required_before_decode(&self, v: &serde_json::Value) -> ErrorList {
         w::require_json(v, &[("/spec/template", "spec.template")])
@@ -272,18 +273,18 @@ mod tests {
     fn restart_policy_and_manual_selector() {
         let kind = Typed(JobStrategy);
         let e = kind.admit_create(job("Always")).unwrap_err();
-        assert_eq!(e.0.message, r#"Job "pi" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#);
+        assert_eq!(e.message, r#"Job "pi" is invalid: spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never""#);
         let mut relabeled = job("Never");
         relabeled["spec"]["template"]["metadata"] = json!({"labels": {JOB_NAME: "other"}});
         let e = kind.admit_create(relabeled).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Job "pi" is invalid: spec.template.metadata.labels[batch.kubernetes.io/job-name]: Invalid value: map[string]string{"batch.kubernetes.io/controller-uid":"u-1", "batch.kubernetes.io/job-name":"other", "controller-uid":"u-1", "job-name":"pi"}: must be 'pi'"#
         );
         let mut wrong = job("Never");
         wrong["spec"]["selector"] = json!({"matchLabels": {CONTROLLER_UID: "other"}});
         let e = kind.admit_create(wrong).unwrap_err();
-        assert!(e.0.message.contains("`selector` not auto-generated"), "{}", e.0.message);
+        assert!(e.message.contains("`selector` not auto-generated"), "{}", e.message);
         let mut manual = job("Never");
         manual["spec"]["manualSelector"] = json!(true);
         manual["spec"]["selector"] = json!({"matchLabels": {"app": "pi"}});
@@ -299,7 +300,7 @@ mod tests {
         let mut new = old.clone();
         new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("perl:6");
         let e = kind.admit_update(new, &old).unwrap_err();
-        assert_eq!(e.0.message, r#"Job "pi" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"#);
+        assert_eq!(e.message, r#"Job "pi" is invalid: spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"#);
         let mut bumped = old.clone();
         bumped["spec"]["parallelism"] = json!(3);
         kind.admit_update(bumped, &old).unwrap();

@@ -60,7 +60,7 @@ mod tests {
         let bad = json!({"metadata": {"name": "l", "namespace": "default"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1}});
         let e = kind.admit_create(bad).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Lease "l" is invalid: [spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0, spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0]"#
         );
     }

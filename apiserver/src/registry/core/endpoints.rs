@@ -104,7 +104,7 @@ mod tests {
             .admit_create(json!({"metadata": {"name": "web", "namespace": "default"}, "subsets": [{"addresses": [{"ip": "x"}], "ports": [{"port": 80}, {"port": 0, "name": "b"}]}]}))
             .unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Endpoints "web" is invalid: [subsets[0].addresses[0].ip: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff), subsets[0].ports[0].name: Required value, subsets[0].ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive]"#
         );
     }

@@ -77,6 +77,6 @@ mod tests {
         assert_eq!(f["source"], "default-scheduler");
         assert_eq!(f["reason"], "Scheduled");
         let e = kind.admit_create(event("default", "other")).unwrap_err();
-        assert_eq!(e.0.message, r#"Event "web.17a" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace"#);
+        assert_eq!(e.message, r#"Event "web.17a" is invalid: involvedObject.namespace: Invalid value: "other": does not match event.namespace"#);
     }
 }

@@ -153,6 +153,6 @@ mod tests {
         let e = kind
             .admit_create(json!({"metadata": {"name": "lr", "namespace": "default"}, "spec": {"limits": [{"type": "Pod", "max": {"cpu": "1"}, "min": {"cpu": "2"}}]}}))
             .unwrap_err();
-        assert_eq!(e.0.message, r#"LimitRange "lr" is invalid: spec.limits[0][cpu]: Invalid value: "2": min value 2 is greater than max value 1"#);
+        assert_eq!(e.message, r#"LimitRange "lr" is invalid: spec.limits[0][cpu]: Invalid value: "2": min value 2 is greater than max value 1"#);
     }
 }

@@ -3,6 +3,7 @@
 //! removes once the namespace's content is gone.
 
 use k8s_openapi::api::core::v1::{Namespace, NamespaceSpec, NamespaceStatus};
+use serde_json::Value;
 
 use crate::registry::{ErrorList, FieldError, NameRule, Path, ResourceInfo, Strategy};
 
@@ -24,6 +25,21 @@ impl Strategy for NamespaceStrategy {
         name_rule: NameRule::Label,
         tracks_generation: false,
     };
+
+    /// A namespace's content is removed by the namespace controller, which
+    /// then clears spec.finalizers through namespaces/<name>/finalize; until
+    /// then the namespace stays.
+    fn finalizing(&self, obj: &Value) -> bool {
+        obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|a| !a.is_empty())
+    }
+
+    fn finalize_on_delete(&self, obj: &mut Value) -> bool {
+        let finalizing = self.finalizing(obj);
+        if finalizing {
+            obj["status"]["phase"] = "Terminating".into();
+        }
+        finalizing
+    }
 
     fn default(&self, ns: &mut Namespace) {
         // Upstream labels every namespace with its own name.
@@ -78,7 +94,7 @@ mod tests {
     fn names_are_dns_labels_and_finalizers_stay_on_update() {
         let kind = Typed(NamespaceStrategy);
         let e = kind.admit_create(json!({"metadata": {"name": "a.b"}})).unwrap_err();
-        assert!(e.0.message.starts_with(r#"Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 label"#), "{}", e.0.message);
+        assert!(e.message.starts_with(r#"Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": a lowercase RFC 1123 label"#), "{}", e.message);
         let old = kind.admit_create(json!({"metadata": {"name": "team-a"}})).unwrap();
         let new = kind.admit_update(json!({"metadata": {"name": "team-a", "labels": {"x": "y"}}, "spec": {}}), &old).unwrap();
         assert_eq!(new["spec"], json!({"finalizers": ["kubernetes"]}));

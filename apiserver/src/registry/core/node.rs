@@ -145,12 +145,12 @@ mod tests {
                 {"key": "a", "effect": "NoSchedule"}, {"key": "a", "effect": "NoSchedule"}, {"key": "b", "effect": ""}]}}))
             .unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Node "n" is invalid: [spec.podCIDRs[0]: Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64), spec.taints[1]: Duplicate value: core.Taint{Key:"a", Value:"", Effect:"NoSchedule", TimeAdded:(*v1.Time)(nil)}: taints must be unique by key and effect pair, spec.taints[2].effect: Required value]"#
         );
         let old = kind.admit_create(json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.1.0/24"}})).unwrap();
         let e = kind.admit_update(json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.2.0/24"}}), &old).unwrap_err();
-        assert_eq!(e.0.message, r#"Node "n" is invalid: spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid"#);
+        assert_eq!(e.message, r#"Node "n" is invalid: spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid"#);
         let mut f = Fields::new();
         NodeStrategy.fields(&json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}}), &mut f);
         assert_eq!(f["spec.unschedulable"], "true");

@@ -3,6 +3,7 @@
 //! create, the narrow set of mutable spec fields on update, status updates.
 
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition, PodIP, HostIP, PodSpec, Toleration};
+use serde_json::Value;
 
 use crate::registry::pod_template::{default_pod_spec, validate_pod_spec};
 use crate::registry::{ErrorList, FieldError, Fields, NameRule, Path, ResourceInfo, Strategy};
@@ -179,6 +180,19 @@ impl Strategy for PodStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
+
+    /// A bound pod that is not terminal gets its grace period (the request's,
+    /// else spec.terminationGracePeriodSeconds, default 30) for the kubelet
+    /// to stop it and confirm with grace 0; anything else goes now.
+    fn graceful_delete(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        let bound = obj.pointer("/spec/nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
+        let phase = obj.pointer("/status/phase").and_then(|p| p.as_str()).unwrap_or("");
+        if !bound || phase == "Succeeded" || phase == "Failed" {
+            return 0;
+        }
+        let spec_grace = obj.pointer("/spec/terminationGracePeriodSeconds").and_then(|g| g.as_i64()).unwrap_or(30);
+        requested.unwrap_or(spec_grace).max(0)
+    }
     const RAW_CREATE: bool = true;
 
     fn default(&self, pod: &mut Pod) {
@@ -312,7 +326,7 @@ mod tests {
     use crate::registry::{Kind, Typed};
     use serde_json::json;
 
-    fn create(v: serde_json::Value) -> Result<serde_json::Value, client::ApiError> {
+    fn create(v: serde_json::Value) -> Result<serde_json::Value, api::status::StatusError> {
         Typed(PodStrategy).admit_create(v)
     }
 
@@ -353,7 +367,7 @@ mod tests {
     fn missing_containers_is_required() {
         let v = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": {"containers": []}});
         let e = create(v).unwrap_err();
-        assert_eq!(e.0.message, r#"Pod "p" is invalid: spec.containers: Required value"#);
+        assert_eq!(e.message, r#"Pod "p" is invalid: spec.containers: Required value"#);
         assert_eq!(e.reason(), api::Reason::Invalid);
     }
 
@@ -367,12 +381,12 @@ mod tests {
         kind.admit_update(new.clone(), &old).unwrap();
         new["spec"]["restartPolicy"] = json!("Never");
         let e = kind.admit_update(new, &old).unwrap_err();
-        assert!(e.0.message.starts_with(&format!(r#"Pod "p" is invalid: spec: Forbidden: {UPDATABLE_FIELDS}"#)), "{}", e.0.message);
-        assert!(e.0.message.contains("restartPolicy"));
+        assert!(e.message.starts_with(&format!(r#"Pod "p" is invalid: spec: Forbidden: {UPDATABLE_FIELDS}"#)), "{}", e.message);
+        assert!(e.message.contains("restartPolicy"));
         let mut removed = old.clone();
         removed["spec"]["tolerations"] = json!([]);
         let e = kind.admit_update(removed, &old).unwrap_err();
-        assert!(e.0.message.contains("spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"), "{}", e.0.message);
+        assert!(e.message.contains("spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"), "{}", e.message);
     }
 
     #[test]
@@ -388,7 +402,7 @@ mod tests {
         bad["status"] = json!({"qosClass": "BestEffort", "podIPs": [{"ip": "nope"}]});
         let e = kind.admit_status_update(bad, &old).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Pod "p" is invalid: [status.qosClass: Invalid value: "BestEffort": field is immutable, status.podIPs[0].ip: Invalid value: "nope": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)]"#
         );
     }

@@ -48,6 +48,6 @@ mod tests {
             .unwrap();
         assert_eq!(pt["template"]["spec"]["restartPolicy"], "Always");
         let e = kind.admit_create(json!({"metadata": {"name": "t", "namespace": "default"}, "template": {"spec": {"containers": [{"name": "c"}]}}})).unwrap_err();
-        assert_eq!(e.0.message, r#"PodTemplate "t" is invalid: template.spec.containers[0].image: Required value"#);
+        assert_eq!(e.message, r#"PodTemplate "t" is invalid: template.spec.containers[0].image: Required value"#);
     }
 }

@@ -186,15 +186,15 @@ mod tests {
         let kind = Typed(PersistentVolumeStrategy);
         let e = kind.admit_create(pv(json!({}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"PersistentVolume "pv-1" is invalid: [spec.accessModes: Required value, spec.capacity: Required value, spec: Required value: must specify a volume type]"#
         );
         let e = kind
             .admit_create(pv(json!({"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/a"}, "nfs": {"server": "s", "path": "/p"}})))
             .unwrap_err();
-        assert_eq!(e.0.message, r#"PersistentVolume "pv-1" is invalid: spec.nfs: Forbidden: may not specify more than 1 volume type"#);
+        assert_eq!(e.message, r#"PersistentVolume "pv-1" is invalid: spec.nfs: Forbidden: may not specify more than 1 volume type"#);
         let old = kind.admit_create(pv(json!({"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/a"}}))).unwrap();
         let e = kind.admit_update(pv(json!({"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/b"}})), &old).unwrap_err();
-        assert_eq!(e.0.message, r#"PersistentVolume "pv-1" is invalid: spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"#);
+        assert_eq!(e.message, r#"PersistentVolume "pv-1" is invalid: spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"#);
     }
 }

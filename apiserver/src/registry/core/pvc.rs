@@ -172,12 +172,12 @@ mod tests {
         assert_eq!(c["status"], json!({"phase": "Pending"}));
         let e = kind.admit_create(pvc(json!({}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"PersistentVolumeClaim "data" is invalid: [spec.accessModes: Required value: at least 1 access mode is required, spec.resources[storage]: Required value]"#
         );
         let e = kind.admit_create(pvc(json!({"accessModes": ["ReadWriteSometimes"], "resources": {"requests": {"storage": "0"}}}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"PersistentVolumeClaim "data" is invalid: [spec.accessModes: Unsupported value: "ReadWriteSometimes": supported values: "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod", spec.resources[storage]: Invalid value: "0": must be greater than zero]"#
         );
     }
@@ -188,7 +188,7 @@ mod tests {
         let mut old = kind.admit_create(pvc(json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}))).unwrap();
         let grow = pvc(json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}));
         let e = kind.admit_update(grow.clone(), &old).unwrap_err();
-        assert_eq!(e.0.message, format!(r#"PersistentVolumeClaim "data" is invalid: spec: Forbidden: {SPEC_IMMUTABLE}"#));
+        assert_eq!(e.message, format!(r#"PersistentVolumeClaim "data" is invalid: spec: Forbidden: {SPEC_IMMUTABLE}"#));
         old["status"] = json!({"phase": "Bound", "capacity": {"storage": "1Gi"}});
         old["spec"]["volumeName"] = json!("pv-1");
         let mut grow = grow;
@@ -197,6 +197,6 @@ mod tests {
         let mut shrink = grow;
         shrink["spec"]["resources"]["requests"]["storage"] = json!("512Mi");
         let e = kind.admit_update(shrink, &old).unwrap_err();
-        assert_eq!(e.0.message, r#"PersistentVolumeClaim "data" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"#);
+        assert_eq!(e.message, r#"PersistentVolumeClaim "data" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"#);
     }
 }

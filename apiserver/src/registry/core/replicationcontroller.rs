@@ -26,6 +26,7 @@ impl Strategy for ReplicationControllerStrategy {
         name_rule: NameRule::Subdomain,
         tracks_generation: true,
     };
+    const ORPHAN_DEPENDENTS: bool = true;
 
     fn default(&self, rc: &mut ReplicationController) {
         let Some(spec) = rc.spec.as_mut() else { return };
@@ -111,7 +112,7 @@ mod tests {
                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
             .unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"ReplicationController "web" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#
         );
     }

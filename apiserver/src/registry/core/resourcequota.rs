@@ -87,6 +87,6 @@ mod tests {
         let q = kind.admit_create(json!({"metadata": {"name": "q", "namespace": "default"}, "spec": {"hard": {"pods": "10", "requests.cpu": "1000m"}}})).unwrap();
         assert_eq!(q["spec"]["hard"]["requests.cpu"], "1");
         let e = kind.admit_create(json!({"metadata": {"name": "q", "namespace": "default"}, "spec": {"hard": {"pods": "-1"}}})).unwrap_err();
-        assert_eq!(e.0.message, r#"ResourceQuota "q" is invalid: spec.hard[pods]: Invalid value: "-1": must be greater than or equal to 0"#);
+        assert_eq!(e.message, r#"ResourceQuota "q" is invalid: spec.hard[pods]: Invalid value: "-1": must be greater than or equal to 0"#);
     }
 }

@@ -150,14 +150,14 @@ mod tests {
     fn type_specific_and_key_errors() {
         let kind = Typed(SecretStrategy);
         let e = kind.admit_create(secret(json!({"type": "kubernetes.io/dockerconfigjson"}))).unwrap_err();
-        assert_eq!(e.0.message, r#"Secret "s" is invalid: data[.dockerconfigjson]: Required value"#);
+        assert_eq!(e.message, r#"Secret "s" is invalid: data[.dockerconfigjson]: Required value"#);
         let e = kind.admit_create(secret(json!({"type": "kubernetes.io/tls", "data": {"tls.crt": ""}}))).unwrap_err();
-        assert_eq!(e.0.message, r#"Secret "s" is invalid: data[tls.key]: Required value"#);
+        assert_eq!(e.message, r#"Secret "s" is invalid: data[tls.key]: Required value"#);
         let e = kind.admit_create(secret(json!({"data": {"bad key": ""}}))).unwrap_err();
-        assert!(e.0.message.starts_with(r#"Secret "s" is invalid: data[bad key]: Invalid value: "bad key": a valid config key must consist of"#), "{}", e.0.message);
+        assert!(e.message.starts_with(r#"Secret "s" is invalid: data[bad key]: Invalid value: "bad key": a valid config key must consist of"#), "{}", e.message);
         let big = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, vec![0u8; MAX_SECRET_SIZE + 1]);
         let e = kind.admit_create(secret(json!({"data": {"big": big}}))).unwrap_err();
-        assert_eq!(e.0.message, r#"Secret "s" is invalid: data: Too long: may not be more than 1048576 bytes"#);
+        assert_eq!(e.message, r#"Secret "s" is invalid: data: Too long: may not be more than 1048576 bytes"#);
     }
 
     #[test]
@@ -166,7 +166,7 @@ mod tests {
         let old = kind.admit_create(secret(json!({"immutable": true, "data": {"a": "YQ=="}}))).unwrap();
         let e = kind.admit_update(secret(json!({"immutable": true, "type": "other", "data": {"a": "Yg=="}})), &old).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Secret "s" is invalid: [type: Invalid value: "other": field is immutable, data: Forbidden: field is immutable when `immutable` is set]"#
         );
     }

@@ -1,9 +1,18 @@
 //! Service: SetDefaults_Service, the REST layer's IP-family defaults and
 //! allocated-value carry-over on update, and ValidateService. ClusterIP and
-//! NodePort allocation itself is the store's admission step.
+//! NodePort allocation (crate::admission::services) runs in the store through
+//! this strategy's allocate/release hooks.
 
+use std::collections::BTreeSet;
+
+use api::status::StatusError;
 use k8s_openapi::api::core::v1::{ClientIPConfig, Service, ServicePort, ServiceSpec, SessionAffinityConfig};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde_json::Value;
+
+use crate::admission::services::{self, Allocation};
+use crate::storage::SideOp;
+use crate::store::Store;
 
 use crate::registry::pod_template::PROTOCOLS;
 use crate::registry::validation::{self as v, dns1123_label, dns1123_subdomain};
@@ -295,6 +304,19 @@ impl Strategy for ServiceStrategy {
         name_rule: NameRule::Rfc1035Label,
         tracks_generation: false,
     };
+    const ALLOCATES: bool = true;
+
+    fn allocate(&self, store: &Store, obj: &mut Value, old: Option<&Value>, avoid: &BTreeSet<String>) -> Result<Allocation, StatusError> {
+        services::allocate(store.ranges(), store.cache(), &Self::INFO, obj, old, avoid)
+    }
+
+    fn side_key_taken(&self, obj: &Value, key: &str) -> StatusError {
+        services::taken(&Self::INFO, obj, key)
+    }
+
+    fn release(&self, obj: &Value) -> Vec<SideOp> {
+        services::release(obj)
+    }
 
     fn default(&self, svc: &mut Service) {
         let spec = svc.spec.get_or_insert_with(Default::default);
@@ -388,7 +410,7 @@ mod tests {
         json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec})
     }
 
-    fn create(spec: serde_json::Value) -> Result<serde_json::Value, client::ApiError> {
+    fn create(spec: serde_json::Value) -> Result<serde_json::Value, api::status::StatusError> {
         Typed(ServiceStrategy).admit_create(svc(spec))
     }
 
@@ -416,22 +438,22 @@ mod tests {
     fn validation_messages() {
         let e = create(json!({"type": "Magic", "ports": []})).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"Service "web" is invalid: [spec.type: Unsupported value: "Magic": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort", spec.ports: Required value]"#
         );
         let e = create(json!({"ports": [{"port": 80, "nodePort": 30080}, {"port": 0, "name": "b"}], "clusterIP": "10.0.0.300"})).unwrap_err();
-        let m = e.0.message;
+        let m = e.message;
         assert!(m.contains("spec.ports[0].name: Required value"), "{m}");
         assert!(m.contains("spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"));
         assert!(m.contains("spec.ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive"));
         assert!(m.contains(r#"spec.clusterIPs[0]: Invalid value: "10.0.0.300": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"#));
         let e = create(json!({"type": "NodePort", "ports": [{"port": 80, "name": "a", "nodePort": 30080}, {"port": 80, "name": "b", "nodePort": 30080}]})).unwrap_err();
-        assert!(e.0.message.contains(r#"spec.ports[1]: Duplicate value: core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}"#), "{}", e.0.message);
-        assert!(e.0.message.contains("spec.ports[1].nodePort: Duplicate value: 30080"));
+        assert!(e.message.contains(r#"spec.ports[1]: Duplicate value: core.ServicePort{Name:"", Protocol:"TCP", AppProtocol:(*string)(nil), Port:80, TargetPort:intstr.IntOrString{Type:0, IntVal:0, StrVal:""}, NodePort:0}"#), "{}", e.message);
+        assert!(e.message.contains("spec.ports[1].nodePort: Duplicate value: 30080"));
         let e = create(json!({"type": "ExternalName"})).unwrap_err();
-        assert_eq!(e.0.message, r#"Service "web" is invalid: spec.externalName: Required value"#);
+        assert_eq!(e.message, r#"Service "web" is invalid: spec.externalName: Required value"#);
         let e = Typed(ServiceStrategy).admit_create(json!({"metadata": {"name": "1web", "namespace": "default"}, "spec": {"ports": [{"port": 80}]}})).unwrap_err();
-        assert!(e.0.message.starts_with(r#"Service "1web" is invalid: metadata.name: Invalid value: "1web": a DNS-1035 label"#), "{}", e.0.message);
+        assert!(e.message.starts_with(r#"Service "1web" is invalid: metadata.name: Invalid value: "1web": a DNS-1035 label"#), "{}", e.message);
     }
 
     #[test]
@@ -450,6 +472,6 @@ mod tests {
         let got = kind.admit_update(svc(json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30080}]})), &old).unwrap();
         assert!(got["spec"]["ports"][0].get("nodePort").is_none());
         let e = kind.admit_update(svc(json!({"type": "NodePort", "clusterIP": "10.96.0.11", "ports": [{"port": 80}]})), &old).unwrap_err();
-        assert!(e.0.message.contains(r#"spec.clusterIP: Invalid value: "10.96.0.11": field is immutable"#), "{}", e.0.message);
+        assert!(e.message.contains(r#"spec.clusterIP: Invalid value: "10.96.0.11": field is immutable"#), "{}", e.message);
     }
 }

@@ -48,6 +48,6 @@ mod tests {
         let kind = Typed(ServiceAccountStrategy);
         kind.admit_create(json!({"metadata": {"name": "default", "namespace": "default"}})).unwrap();
         let e = kind.admit_create(json!({"metadata": {"name": "Robot", "namespace": "default"}})).unwrap_err();
-        assert!(e.0.message.starts_with(r#"ServiceAccount "Robot" is invalid: metadata.name: Invalid value: "Robot": a lowercase RFC 1123 subdomain"#));
+        assert!(e.message.starts_with(r#"ServiceAccount "Robot" is invalid: metadata.name: Invalid value: "Robot": a lowercase RFC 1123 subdomain"#));
     }
 }

@@ -140,8 +140,8 @@ mod tests {
         let es = kind.admit_create(slice("IPv4", "10.0.0.1")).unwrap();
         assert_eq!(es["ports"][0], json!({"name": "", "port": 80, "protocol": "TCP"}));
         let e = kind.admit_create(slice("IPv4", "fd00::1")).unwrap_err();
-        assert_eq!(e.0.message, r#"EndpointSlice "web-abc" is invalid: endpoints[0].addresses[0]: Invalid value: "fd00::1": must be a valid IPv4 address"#);
+        assert_eq!(e.message, r#"EndpointSlice "web-abc" is invalid: endpoints[0].addresses[0]: Invalid value: "fd00::1": must be a valid IPv4 address"#);
         let e = kind.admit_update(slice("IPv6", "fd00::1"), &es).unwrap_err();
-        assert_eq!(e.0.message, r#"EndpointSlice "web-abc" is invalid: addressType: Invalid value: "IPv6": field is immutable"#);
+        assert_eq!(e.message, r#"EndpointSlice "web-abc" is invalid: addressType: Invalid value: "IPv6": field is immutable"#);
     }
 }

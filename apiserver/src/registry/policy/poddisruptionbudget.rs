@@ -98,10 +98,10 @@ mod tests {
         assert_eq!(p["status"], json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0}));
         let e = kind.admit_create(pdb(json!({"maxUnavailable": "150%"}))).unwrap_err();
         assert_eq!(
-            e.0.message,
+            e.message,
             r#"PodDisruptionBudget "web" is invalid: spec.maxUnavailable: Invalid value: intstr.IntOrString{Type:1, IntVal:0, StrVal:"150%"}: must not be greater than 100%"#
         );
         let e = kind.admit_create(pdb(json!({"maxUnavailable": 1, "minAvailable": 1}))).unwrap_err();
-        assert!(e.0.message.ends_with("minAvailable and maxUnavailable cannot be both set"), "{}", e.0.message);
+        assert!(e.message.ends_with("minAvailable and maxUnavailable cannot be both set"), "{}", e.message);
     }
 }

@@ -87,11 +87,11 @@ mod tests {
         let pc = kind.admit_create(json!({"metadata": {"name": "high"}, "value": 1000})).unwrap();
         assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
         let e = kind.admit_create(json!({"metadata": {"name": "high"}})).unwrap_err();
-        assert_eq!(e.0.message, r#"PriorityClass "high" is invalid: value: Required value"#);
+        assert_eq!(e.message, r#"PriorityClass "high" is invalid: value: Required value"#);
         let e = kind.admit_update(json!({"metadata": {"name": "high"}, "value": 2000}), &pc).unwrap_err();
-        assert_eq!(e.0.message, r#"PriorityClass "high" is invalid: value: Forbidden: may not be changed in an update."#);
+        assert_eq!(e.message, r#"PriorityClass "high" is invalid: value: Forbidden: may not be changed in an update."#);
         let e = kind.admit_create(json!({"metadata": {"name": "huge"}, "value": 2_000_000_000})).unwrap_err();
-        assert_eq!(e.0.message, r#"PriorityClass "huge" is invalid: value: Forbidden: maximum allowed value of a user defined priority is 1000000000"#);
+        assert_eq!(e.message, r#"PriorityClass "huge" is invalid: value: Forbidden: maximum allowed value of a user defined priority is 1000000000"#);
         kind.admit_create(json!({"metadata": {"name": "system-node-critical"}, "value": 2_000_001_000})).unwrap();
     }
 }

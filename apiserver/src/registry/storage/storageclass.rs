@@ -100,10 +100,10 @@ mod tests {
         assert_eq!(sc["reclaimPolicy"], "Delete");
         assert_eq!(sc["volumeBindingMode"], "Immediate");
         let e = kind.admit_create(json!({"metadata": {"name": "standard"}})).unwrap_err();
-        assert_eq!(e.0.message, r#"StorageClass "standard" is invalid: provisioner: Required value"#);
+        assert_eq!(e.message, r#"StorageClass "standard" is invalid: provisioner: Required value"#);
         let e = kind
             .admit_update(json!({"metadata": {"name": "standard"}, "provisioner": "rancher.io/local-path", "parameters": {"a": "2"}}), &sc)
             .unwrap_err();
-        assert_eq!(e.0.message, r#"StorageClass "standard" is invalid: parameters: Forbidden: updates to parameters are forbidden."#);
+        assert_eq!(e.message, r#"StorageClass "standard" is invalid: parameters: Forbidden: updates to parameters are forbidden."#);
     }
 }
