@@ -165,7 +165,18 @@ fn pod_context(kl: &Kubelet, pod: &Pod, qos: Qos) -> PodContext {
     PodContext {
         uid: uid.clone(),
         namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
-        hostname: if host_network { kl.node_name.clone() } else { spec.hostname.clone().unwrap_or_else(|| name.clone()) },
+        hostname: if host_network {
+            kl.node_name.clone()
+        } else {
+            let short = spec.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| name.clone());
+            // setHostnameAsFQDN: <hostname>.<subdomain>.<ns>.svc.cluster.local as upstream.
+            match (&spec.subdomain, spec.set_hostname_as_fqdn) {
+                (Some(sub), Some(true)) if !sub.is_empty() => {
+                    format!("{short}.{sub}.{}.svc.cluster.local", pod.metadata.namespace.as_deref().unwrap_or("default"))
+                }
+                _ => short,
+            }
+        },
         name,
         host_network,
         host_ipc: spec.host_ipc.unwrap_or(false),
@@ -773,14 +784,30 @@ async fn start(
             return;
         }
     };
-    let sc = c.security_context.as_ref();
-    let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
-    let (img_uid, img_gid) = {
-        let mut it = img.config.user.split(':');
-        (it.next().and_then(|u| u.parse().ok()), it.next().and_then(|g| g.parse().ok()))
+    let sec = match crate::security::resolve(pod, c, &img.config.user) {
+        Ok(s) => s,
+        Err(message) => {
+            kl.events.failed(pod, &c.name, &message);
+            w.waiting.insert(c.name.clone(), Waiting { reason: "CreateContainerConfigError".into(), message });
+            notify_later(notify, Duration::from_secs(5));
+            return;
+        }
     };
-    let uid = sc.and_then(|s| s.run_as_user).or(psc.and_then(|s| s.run_as_user)).map(|u| u as u32).or(img_uid).unwrap_or(0);
-    let gid = sc.and_then(|s| s.run_as_group).or(psc.and_then(|s| s.run_as_group)).map(|g| g as u32).or(img_gid).unwrap_or(0);
+    for what in &sec.unsupported {
+        kl.events.pod_event(pod, true, "UnsupportedField", &format!("container {}: {what} is not honoured by this node", c.name));
+    }
+    let (uid, gid) = (sec.uid, sec.gid);
+    // fsGroup: the pod's writable local volumes belong to its group (upstream's SetVolumeOwnership).
+    if let Some(fs) = pod.spec.as_ref().and_then(|s| s.security_context.as_ref()).and_then(|s| s.fs_group) {
+        for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+            let owned = v.empty_dir.is_some() || v.config_map.is_some() || v.secret.is_some() || v.downward_api.is_some() || v.projected.is_some();
+            if owned && c.volume_mounts.iter().flatten().any(|m| m.name == v.name) {
+                if let Some(vol) = volumes.get(&v.name) {
+                    crate::security::set_volume_ownership(&vol.access, fs as u32);
+                }
+            }
+        }
+    }
     let req_cpu = qos::request_milli_cpu(c).unwrap_or(0);
     let spec_env = match container_env(kl, pod, ctx, c).await {
         Ok(v) => v,
@@ -832,6 +859,7 @@ async fn start(
         oom_score_adj: qos::oom_score_adj(qos, c, kl.memory_capacity, kl.oom_floor),
         image: img,
         mounts,
+        security: sec.security,
     };
     match kl.runtime.start_container(ctx, w.sandbox.as_ref(), &run).await {
         Ok(state) => {

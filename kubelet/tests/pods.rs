@@ -163,7 +163,7 @@ async fn share_process_namespace_shows_the_other_containers_processes() {
     let running = wait_pod(&pods, "shared", "Running", |p| phase(p) == "Running").await;
     let uid = running["metadata"]["uid"].as_str().unwrap().to_string();
     let log = node.logs().join(format!("default_shared_{uid}/looker/0.log"));
-    let text = wait_for(LONG, "looker output", || std::fs::read_to_string(&log).ok().filter(|t| t.contains("init=")));
+    let text = wait_for(LONG, "looker output", || std::fs::read_to_string(&log).ok().filter(|t| t.contains(" F init=")));
     assert!(text.contains("sleep 3600"), "the sleeper's process is visible: {text}");
     assert!(text.lines().any(|l| l.contains("init=") && l.contains("/kubelet-monitor-") && l.contains(" pause")), "PID 1 is the pause: {text}");
     let sb = node.sandboxes().into_iter().find(|s| s.namespaces.iter().any(|k| k == "pid")).expect("a sandbox with a PID namespace");

@@ -53,6 +53,7 @@ impl Env {
             oom_score_adj: 0,
             mounts: vec![],
             pod_mount_ns: None,
+            security: Default::default(),
         }
     }
 

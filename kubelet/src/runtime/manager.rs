@@ -90,6 +90,7 @@ pub struct ContainerRun {
     pub oom_score_adj: i32,
     /// The volume mounts (volumes::mounts).
     pub mounts: Vec<Mount>,
+    pub security: spec::Security,
 }
 
 fn cstr(p: &Path) -> CString {
@@ -271,6 +272,7 @@ impl Runtime {
             .chain(c.mounts.iter().cloned())
             .collect(),
             pod_mount_ns: sandbox.and_then(|s| s.ns_path("mnt")),
+            security: c.security.clone(),
         };
         std::fs::write(dir.join("config.json"), spec::build(&cfg).to_string())?;
         let log = self.log_path(p, &c.name, c.attempt);

@@ -64,6 +64,37 @@ pub struct ContainerConfig {
     pub mounts: Vec<Mount>,
     /// See POD_MOUNT_NS.
     pub pod_mount_ns: Option<PathBuf>,
+    pub security: Security,
+}
+
+/// The process confinement of a container (`security::resolve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    /// supplementalGroups and fsGroup.
+    pub additional_gids: Vec<u32>,
+    /// bounding = effective = permitted.
+    pub caps: Vec<String>,
+    pub no_new_privileges: bool,
+    pub readonly_rootfs: bool,
+    /// All devices, /sys read-write, nothing masked.
+    pub privileged: bool,
+    /// procMount Unmasked: no masked or read-only /proc paths.
+    pub unmasked_proc: bool,
+    pub sysctls: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            additional_gids: vec![],
+            caps: DEFAULT_CAPS.iter().map(|s| s.to_string()).collect(),
+            no_new_privileges: false,
+            readonly_rootfs: false,
+            privileged: false,
+            unmasked_proc: false,
+            sysctls: Default::default(),
+        }
+    }
 }
 
 /// Docker's default capability set (what Kubernetes containers get by default).
@@ -111,7 +142,8 @@ pub fn build(c: &ContainerConfig) -> Value {
     if c.net == Ns::Host {
         mounts.push(json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
     } else {
-        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}));
+        let mode = if c.security.privileged { "rw" } else { "ro" };
+        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", mode]}));
     }
     for m in &c.mounts {
         let mut opts = vec!["rbind", m.propagation.as_str()];
@@ -144,8 +176,21 @@ pub fn build(c: &ContainerConfig) -> Value {
         devs.push(allow("c", maj, Some(min)));
     }
     devs.push(allow("c", 136, None));
+    if c.security.privileged {
+        resources["devices"] = json!([{ "allow": true, "access": "rwm" }]);
+    }
 
-    let caps = DEFAULT_CAPS;
+    let sec = &c.security;
+    let caps = &sec.caps;
+    let (masked, readonly) = if sec.privileged || sec.unmasked_proc {
+        (json!([]), json!([]))
+    } else {
+        (
+            json!(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]),
+            json!(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+        )
+    };
     let mut annotations = serde_json::Map::new();
     if let Some(o) = &c.rootfs_overlay {
         annotations.insert(ROOTFS_OVERLAY.into(), json!(o));
@@ -157,15 +202,15 @@ pub fn build(c: &ContainerConfig) -> Value {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
-            "user": { "uid": c.uid, "gid": c.gid },
+            "user": { "uid": c.uid, "gid": c.gid, "additionalGids": sec.additional_gids },
             "args": c.args,
             "env": c.env,
             "cwd": c.cwd,
             "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-            "noNewPrivileges": false,
+            "noNewPrivileges": sec.no_new_privileges,
             "oomScoreAdj": c.oom_score_adj,
         },
-        "root": { "path": c.rootfs, "readonly": false },
+        "root": { "path": c.rootfs, "readonly": sec.readonly_rootfs },
         "hostname": c.hostname,
         "annotations": annotations,
         "mounts": mounts,
@@ -173,9 +218,9 @@ pub fn build(c: &ContainerConfig) -> Value {
             "cgroupsPath": c.cgroups_path,
             "resources": resources,
             "namespaces": namespaces,
-            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+            "maskedPaths": masked,
+            "readonlyPaths": readonly,
+            "sysctl": sec.sysctls,
         },
     })
 }
@@ -203,6 +248,7 @@ mod tests {
             oom_score_adj: 1000,
             mounts: vec![],
             pod_mount_ns: None,
+            security: Security::default(),
         }
     }
 
