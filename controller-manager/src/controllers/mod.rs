@@ -8,12 +8,15 @@
 //! one, comes from the descriptor.
 
 pub mod daemonset;
+pub mod cronjob;
 pub mod deployment;
 pub mod disruption;
 pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod ttlafterfinished;
 pub mod statefulset;
 
 use std::future::Future;
@@ -34,6 +37,9 @@ pub fn registry() -> Vec<Descriptor> {
         namespace::NAMESPACE,
         serviceaccount::SERVICE_ACCOUNT,
         deployment::DEPLOYMENT,
+        job::JOB,
+        cronjob::CRONJOB,
+        ttlafterfinished::TTL_AFTER_FINISHED,
         disruption::DISRUPTION,
         statefulset::STATEFULSET,
         daemonset::DAEMONSET,
