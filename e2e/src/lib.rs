@@ -48,6 +48,11 @@ impl Cluster {
     pub fn ferrokube(&self, args: &[&str]) -> anyhow::Result<Output> {
         ferrokube(self.workdir.path(), args)
     }
+
+    /// ferrokube's `kubectl` pointed at this cluster, as a user runs it after `up`.
+    pub fn kubectl(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(Command::new(bin("kubectl")).env("KUBECONFIG", self.kubeconfig()).args(args).output()?)
+    }
 }
 
 impl Drop for Cluster {
