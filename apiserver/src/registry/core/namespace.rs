@@ -83,6 +83,16 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn spec_finalizers_hold_a_deleted_namespace_terminating() {
+        let s = NamespaceStrategy;
+        let mut ns = json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        assert!(s.finalize_on_delete(&mut ns));
+        assert_eq!(ns["status"]["phase"], "Terminating");
+        let mut done = json!({"metadata": {"name": "a"}, "spec": {}, "status": {"phase": "Terminating"}});
+        assert!(!s.finalizing(&done) && !s.finalize_on_delete(&mut done));
+    }
+
+    #[test]
     fn create_sets_phase_finalizer_and_name_label() {
         let ns = Typed(NamespaceStrategy).admit_create(json!({"metadata": {"name": "team-a"}})).unwrap();
         assert_eq!(ns["status"], json!({"phase": "Active"}));

@@ -326,6 +326,18 @@ mod tests {
     use crate::registry::{Kind, Typed};
     use serde_json::json;
 
+    #[test]
+    fn graceful_delete_only_for_bound_running_pods() {
+        let s = PodStrategy;
+        let pod = |node: &str, phase: &str| json!({"spec": {"nodeName": node, "terminationGracePeriodSeconds": 45}, "status": {"phase": phase}});
+        assert_eq!(s.graceful_delete(&pod("", "Pending"), None), 0, "unbound: nothing to stop");
+        assert_eq!(s.graceful_delete(&pod("n1", "Running"), None), 45, "the spec's grace period");
+        assert_eq!(s.graceful_delete(&pod("n1", "Running"), Some(5)), 5, "the request's wins");
+        assert_eq!(s.graceful_delete(&pod("n1", "Running"), Some(-3)), 0);
+        assert_eq!(s.graceful_delete(&pod("n1", "Succeeded"), None), 0, "terminal");
+        assert_eq!(s.graceful_delete(&json!({"spec": {"nodeName": "n1"}}), None), 30, "upstream's default");
+    }
+
     fn create(v: serde_json::Value) -> Result<serde_json::Value, api::status::StatusError> {
         Typed(PodStrategy).admit_create(v)
     }
