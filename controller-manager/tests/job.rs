@@ -293,3 +293,18 @@ async fn ttl_seconds_after_finished_deletes_the_job_and_its_pods() {
     wait_for("its pod collected", Duration::from_secs(20), async || (job_pods(&client, &uid).await.is_empty()).then_some(())).await;
     ctl.stop().await;
 }
+
+#[tokio::test]
+async fn a_deleted_job_frees_its_pods_for_the_garbage_collector() {
+    let cluster = TestCluster::start().await.unwrap();
+    let client = cluster.client.clone();
+    let ctl = start(&client);
+    let job = create_job(&client, "gone", serde_json::json!({"parallelism": 2, "completions": 2})).await;
+    let uid = job.metadata.uid.clone().unwrap();
+    wait_for("2 pods", Duration::from_secs(20), async || (running(&job_pods(&client, &uid).await).len() == 2).then_some(())).await;
+    let dp = client::DeleteParams { propagation_policy: Some("Background".into()), ..Default::default() };
+    Api::<Job>::namespaced(client.clone(), NS).delete("gone", &dp).await.unwrap();
+    // The pods hold the tracking finalizer: the controller releases them once the Job is gone.
+    wait_for("the pods gone", Duration::from_secs(30), async || job_pods(&client, &uid).await.is_empty().then_some(())).await;
+    ctl.stop().await;
+}
