@@ -129,3 +129,70 @@ async fn pulls_from_a_local_registry_and_reports_missing_images() {
     wait_event(c, "default", "missing", "BackOff", |m| m == format!("Back-off pulling image {bad:?}")).await;
     wait_event(c, "default", "missing", "Failed", |m| m == "Error: ImagePullBackOff").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pulls_from_an_authenticated_registry_with_image_pull_secrets() {
+    // docker-registry with htpasswd (bcrypt) basic auth.
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    let out = Command::new("htpasswd").args(["-Bbc"]).arg(&htpasswd).args(["puller", "s3cret"]).output().unwrap();
+    assert!(out.status.success(), "htpasswd: {}", String::from_utf8_lossy(&out.stderr));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(&cfg, format!("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+        dir.path().join("data").display(), htpasswd.display())).unwrap();
+    let child = Command::new("docker-registry").arg("serve").arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let reg = Registry { child, addr: addr.clone(), _dir: dir };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&reg.addr).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let images = tempfile::tempdir().unwrap();
+    let archives = kubelet::images::testimages::build(images.path()).unwrap();
+    for tag in ["v1", "v2"] {
+        let out = Command::new("skopeo")
+            .args(["copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", "puller:s3cret"])
+            .arg(format!("oci-archive:{}", archives[0].display()))
+            .arg(format!("docker://{addr}/private/busybox:{tag}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(tc.client.clone(), "default");
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode("puller:s3cret");
+    let json_cfg = json!({"auths": {addr.clone(): {"auth": auth}}}).to_string();
+    let legacy_cfg = json!({format!("http://{addr}"): {"username": "puller", "password": "s3cret"}}).to_string();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for (n, ty, key, val) in [("regcred", "kubernetes.io/dockerconfigjson", ".dockerconfigjson", &json_cfg), ("legacy", "kubernetes.io/dockercfg", ".dockercfg", &legacy_cfg)] {
+        let s = serde_json::from_value(json!({"metadata": {"name": n}, "type": ty, "data": {key: b64(val)}})).unwrap();
+        secrets.create(&PostParams::default(), &s).await.unwrap();
+    }
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let mk = |pod: &str, tag: &str, secret: Option<&str>| -> Pod {
+        let mut spec = json!({"nodeName": name, "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": format!("{addr}/private/busybox:{tag}"), "command": ["true"]}]});
+        if let Some(s) = secret {
+            spec["imagePullSecrets"] = json!([{"name": s}]);
+        }
+        serde_json::from_value(json!({"metadata": {"name": pod}, "spec": spec})).unwrap()
+    };
+    pods.create(&PostParams::default(), &mk("anon", "v1", None)).await.unwrap();
+    // Without credentials the registry refuses (ErrImagePull, then its back-off quoting it).
+    let denied = wait_pod(&pods, "anon", |p| {
+        let r = &p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"];
+        r == "ErrImagePull" || r == "ImagePullBackOff"
+    })
+    .await;
+    let msg = denied["status"]["containerStatuses"][0]["state"]["waiting"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("failed to pull and unpack image") && msg.contains("Not authorized"), "{msg}");
+    pods.create(&PostParams::default(), &mk("withjson", "v1", Some("regcred"))).await.unwrap();
+    wait_pod(&pods, "withjson", |p| p["status"]["phase"] == "Succeeded").await;
+    pods.create(&PostParams::default(), &mk("withcfg", "v2", Some("legacy"))).await.unwrap();
+    wait_pod(&pods, "withcfg", |p| p["status"]["phase"] == "Succeeded").await;
+}

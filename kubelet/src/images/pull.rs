@@ -1,5 +1,6 @@
 //! Pulls from an OCI distribution registry (oci-client) into the store, with
-//! credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson).
+//! credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson
+//! `.dockerconfigjson`, kubernetes.io/dockercfg `.dockercfg`).
 
 use api::image::Reference;
 use super::store::{ImageRecord, ImageStore};
@@ -45,8 +46,20 @@ pub async fn pull_secrets(client: &client::Client, pod: &Pod) -> Vec<Credential>
     let mut out = Vec::new();
     for r in pod.spec.iter().flat_map(|s| s.image_pull_secrets.iter().flatten()) {
         if let Ok(Some(s)) = api.get_opt(&r.name).await {
-            if let Some(d) = s.data.as_ref().and_then(|d| d.get(".dockerconfigjson")) {
-                out.extend(parse_dockerconfig(&d.0));
+            let data = s.data.unwrap_or_default();
+            match s.type_.as_deref() {
+                Some("kubernetes.io/dockercfg") => {
+                    // The legacy ~/.dockercfg form: the "auths" map itself.
+                    if let Some(d) = data.get(".dockercfg") {
+                        let inner: serde_json::Value = serde_json::from_slice(&d.0).unwrap_or_default();
+                        out.extend(parse_dockerconfig(&serde_json::to_vec(&serde_json::json!({ "auths": inner })).unwrap_or_default()));
+                    }
+                }
+                _ => {
+                    if let Some(d) = data.get(".dockerconfigjson") {
+                        out.extend(parse_dockerconfig(&d.0));
+                    }
+                }
             }
         }
     }
