@@ -150,7 +150,7 @@ async fn pulls_from_an_authenticated_registry_with_image_pull_secrets() {
     }
     let images = tempfile::tempdir().unwrap();
     let archives = kubelet::images::testimages::build(images.path()).unwrap();
-    for tag in ["v1", "v2"] {
+    for tag in ["v1", "v2", "v3"] {
         let out = Command::new("skopeo")
             .args(["copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", "puller:s3cret"])
             .arg(format!("oci-archive:{}", archives[0].display()))
@@ -195,4 +195,14 @@ async fn pulls_from_an_authenticated_registry_with_image_pull_secrets() {
     wait_pod(&pods, "withjson", |p| p["status"]["phase"] == "Succeeded").await;
     pods.create(&PostParams::default(), &mk("withcfg", "v2", Some("legacy"))).await.unwrap();
     wait_pod(&pods, "withcfg", |p| p["status"]["phase"] == "Succeeded").await;
+
+    // The apiserver's ServiceAccount admission gives a pod without pull secrets its account's.
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(tc.client.clone(), "default");
+    let sa = serde_json::from_value(json!({"metadata": {"name": "puller"}, "imagePullSecrets": [{"name": "regcred"}]})).unwrap();
+    sas.create(&PostParams::default(), &sa).await.unwrap();
+    let mut p = mk("viasa", "v3", None);
+    p.spec.as_mut().unwrap().service_account_name = Some("puller".into());
+    let created = pods.create(&PostParams::default(), &p).await.unwrap();
+    assert_eq!(created.spec.unwrap().image_pull_secrets.unwrap()[0].name, "regcred");
+    wait_pod(&pods, "viasa", |p| p["status"]["phase"] == "Succeeded").await;
 }

@@ -3,6 +3,7 @@
 
 pub mod namespace;
 pub mod priority;
+pub mod serviceaccount;
 pub mod services;
 
 use api::status::StatusError;
@@ -16,7 +17,8 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
 }
 
-/// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses).
+/// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses) and
+/// ServiceAccount's imagePullSecrets (pods).
 /// Kinds with `Strategy::RAW_CREATE` may skip this: the store's raw create
 /// path runs NamespaceLifecycle itself and the rest through the kind's
 /// `Strategy::admit_cached`, so a plugin added here for such a kind must be
@@ -29,6 +31,7 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
     }
     if is(info, "", "pods") {
         priority::admit_pod(cache, storage, info, obj).await?;
+        serviceaccount::admit_pod(cache, &ns, obj);
     } else if is(info, "scheduling.k8s.io", "priorityclasses") {
         priority::validate_class(cache, storage, info, obj, false).await?;
     }

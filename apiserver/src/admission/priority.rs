@@ -84,6 +84,10 @@ fn without_class(cache: &WatchCache) -> (String, i64, Option<String>) {
 /// create path. False when the general path must decide: a class the cache
 /// has not seen (it may be in etcd already) or a refusal (that path words it).
 pub fn admit_pod_cached(cache: &WatchCache, spec: &mut k8s_openapi::api::core::v1::PodSpec) -> bool {
+    // The raw path has no namespace: ServiceAccount pull secrets need the general one.
+    if !super::serviceaccount::raw_path_ok(cache, spec) {
+        return false;
+    }
     let class_name = spec.priority_class_name.as_deref().unwrap_or("");
     let (name, value, policy) = if class_name.is_empty() {
         without_class(cache)
