@@ -11,6 +11,7 @@ PACKAGES=(
   busybox-static                   # test images are built from it, offline
   iptables iproute2                # kube-proxy and pod networking, in network namespaces
   docker-registry skopeo           # a real local OCI registry for image pull tests
+  apache2-utils                    # htpasswd: basic auth for the registry in the pull-secret test
 )
 
 missing=()
