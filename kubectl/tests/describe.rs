@@ -74,7 +74,7 @@ async fn describe_node_with_pods_and_allocations() {
     let k = Kube::start().await;
     let f = k.file(
         "n.yaml",
-        "apiVersion: v1\nkind: Node\nmetadata: {name: node-2}\nstatus:\n  capacity: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n  allocatable: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: heavy}\nspec:\n  nodeName: node-2\n  containers:\n  - name: a\n    image: x\n    resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {cpu: 500m, memory: 128Mi}}\n  - name: b\n    image: y\n    resources: {requests: {cpu: 100m, memory: 128Mi}}\n",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-2}\nstatus:\n  capacity: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n  allocatable: {cpu: \"2\", memory: 4Gi, pods: \"110\"}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: heavy}\nspec:\n  nodeName: node-2\n  containers:\n  - name: a\n    image: x\n    resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {cpu: 500m, memory: 128Mi}}\n  - name: b\n    image: \"y\"\n    resources: {requests: {cpu: 100m, memory: 128Mi}}\n",
     );
     k.run(&["create", "-f", &f]).await.ok();
     let text = k.run(&["describe", "node", "node-2"]).await.ok().to_string();
