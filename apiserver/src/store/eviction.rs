@@ -125,6 +125,10 @@ impl Store {
         }
 
         let labels: BTreeMap<String, String> = serde_json::from_value(pod.pointer("/metadata/labels").cloned().unwrap_or(json!({}))).unwrap_or_default();
+        // A consistent read, as upstream's: a budget created just before this
+        // eviction must be seen, so the cache catches up with etcd first.
+        let rev = self.storage.current_revision().await.map_err(storage)?;
+        self.cache.wait_for(rev, std::time::Duration::from_secs(3)).await;
         let pdbs = self.matching_budgets(&ns, &labels);
         if pdbs.len() > 1 {
             return Err(StatusError::with_code(
