@@ -3,48 +3,28 @@
 //! they need (a past lastScheduleTime, active or finished Jobs) through the
 //! API, so a start time is already due when the controller first sees it.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
+
+use std::time::Duration;
 
 use client::{Api, Client, ListParams, Patch, PostParams};
-use controller_manager::controllers::{self, cronjob::CRONJOB};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::cronjob::CRONJOB;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use testing::TestCluster;
 
+fn start(client: &Client) -> Running {
+    start_controllers(client, vec![(CRONJOB, 5)])
+}
+
 const NS: &str = "default";
 
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
 
-fn start(client: &Client) -> Running {
-    let metrics = ControllerMetrics::new(&daemon::metrics::Registry::new());
-    let shutdown = client::CancellationToken::new();
-    let task = tokio::spawn(controllers::run(client.clone(), vec![(CRONJOB, 5)], metrics, shutdown.clone()));
-    Running { shutdown, task }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
-}
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn now() -> Timestamp {
     controller_manager::controller_utils::now()

@@ -3,8 +3,11 @@
 //! There is no scheduler: a binder task binds each daemon pod to the node
 //! its required node affinity names, as the scheduler would.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use client::{Api, Client, ListParams, Patch, PostParams};
 use controller_manager::controllers::{self, daemonset::DAEMONSET};
@@ -16,16 +19,6 @@ use testing::TestCluster;
 
 const NS: &str = "default";
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Binds unbound pods to the node their affinity pins them to.
 fn binder(client: Client) -> tokio::task::JoinHandle<()> {

@@ -3,10 +3,13 @@
 //! plays the kubelet, binding every pod, marking it Running and Ready (while
 //! its switch is on) and finishing graceful deletions.
 
+mod common;
+use common::*;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use client::informer::{Informer, InformerConfig, InformerEvent};
 use client::{Api, Client, DeleteParams, ListParams, Patch, PostParams};
@@ -114,16 +117,6 @@ async fn handle_pod(api: &Api<Pod>, pod: &Pod, ready: bool) {
     let _ = api.replace_status(&p).await;
 }
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn deployment(name: &str, replicas: i32, image: &str, strategy: serde_json::Value, extra: serde_json::Value) -> Deployment {
     let mut spec = serde_json::json!({

@@ -2,11 +2,13 @@
 //! scheduler and no kubelet: the tests bind pods and write their readiness
 //! as a kubelet would, and evict through the real pods/eviction subresource.
 
+mod common;
+use common::*;
+
 use std::time::{Duration, Instant};
 
 use client::{Api, Client, DeleteParams, ListParams, Patch, PostParams};
-use controller_manager::controllers::{self, deployment::DEPLOYMENT, disruption::DISRUPTION, replicaset::REPLICASET, Descriptor};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::{deployment::DEPLOYMENT, disruption::DISRUPTION, replicaset::REPLICASET, Descriptor};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod, PodCondition, PodStatus};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetStatus};
@@ -14,38 +16,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
 use testing::TestCluster;
 
+fn start(client: &Client, which: &[Descriptor]) -> Running {
+    start_controllers(client, which.iter().map(|d| (*d, 2)).collect())
+}
+
 const NS: &str = "default";
 
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
 
-fn start(client: &Client, which: &[Descriptor]) -> Running {
-    let metrics = ControllerMetrics::new(&daemon::metrics::Registry::new());
-    let shutdown = client::CancellationToken::new();
-    let list = which.iter().map(|d| (*d, 2)).collect();
-    let task = tokio::spawn(controllers::run(client.clone(), list, metrics, shutdown.clone()));
-    Running { shutdown, task }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
-}
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn pdbs(client: &Client) -> Api<PodDisruptionBudget> {
     Api::namespaced(client.clone(), NS)

@@ -2,46 +2,26 @@
 //! ReplicaSet controller creating the dependents: deletion with each
 //! propagation policy, and dependents of owners that no longer exist.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
+
+use std::time::Duration;
 
 use client::{Api, Client, DeleteParams, ListParams, Patch, PostParams};
-use controller_manager::controllers::{self, garbagecollector::GARBAGE_COLLECTOR, replicaset::REPLICASET};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::{garbagecollector::GARBAGE_COLLECTOR, replicaset::REPLICASET};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use testing::TestCluster;
 
+fn start(client: &Client) -> Running {
+    start_controllers(client, vec![(REPLICASET, 5), (GARBAGE_COLLECTOR, 5)])
+}
+
 const NS: &str = "default";
 
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
 
-fn start(client: &Client) -> Running {
-    let metrics = ControllerMetrics::new(&daemon::metrics::Registry::new());
-    let shutdown = client::CancellationToken::new();
-    let task = tokio::spawn(controllers::run(client.clone(), vec![(REPLICASET, 5), (GARBAGE_COLLECTOR, 5)], metrics, shutdown.clone()));
-    Running { shutdown, task }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
-}
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn replicaset(name: &str, replicas: i32) -> ReplicaSet {
     serde_json::from_value(serde_json::json!({

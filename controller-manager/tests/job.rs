@@ -2,49 +2,28 @@
 //! apiserver, with no scheduler and no kubelet: the tests play the kubelet,
 //! writing each pod's phase and its container's exit code.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use client::{Api, Client, ListParams, PostParams};
-use controller_manager::controllers::{self, garbagecollector::GARBAGE_COLLECTOR, job::JOB, ttlafterfinished::TTL_AFTER_FINISHED};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::{garbagecollector::GARBAGE_COLLECTOR, job::JOB, ttlafterfinished::TTL_AFTER_FINISHED};
 use k8s_openapi::api::batch::v1::{Job, JobCondition};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use testing::TestCluster;
 
+fn start(client: &Client) -> Running {
+    start_controllers(client, vec![(JOB, 5), (TTL_AFTER_FINISHED, 5), (GARBAGE_COLLECTOR, 5)])
+}
+
 const NS: &str = "default";
 const TRACKING: &str = "batch.kubernetes.io/job-tracking";
 
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
 
-fn start(client: &Client) -> Running {
-    let metrics = ControllerMetrics::new(&daemon::metrics::Registry::new());
-    let shutdown = client::CancellationToken::new();
-    let set = vec![(JOB, 5), (TTL_AFTER_FINISHED, 5), (GARBAGE_COLLECTOR, 5)];
-    let task = tokio::spawn(controllers::run(client.clone(), set, metrics, shutdown.clone()));
-    Running { shutdown, task }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
-}
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn create_job(client: &Client, name: &str, spec: serde_json::Value) -> Job {
     let mut s = serde_json::json!({"template": {"spec": {"containers": [{"name": "main", "image": "busybox"}], "restartPolicy": "Never"}}});

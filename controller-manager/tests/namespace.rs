@@ -3,7 +3,10 @@
 //! upstream's conditions while content remains, and finally leaves nothing
 //! under it in etcd.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
+
+use std::time::Duration;
 
 use client::{Api, Client, DeleteParams, Patch, PostParams};
 use controller_manager::controllers::{self, garbagecollector::GARBAGE_COLLECTOR, namespace::NAMESPACE};
@@ -14,16 +17,6 @@ use testing::TestCluster;
 
 const NS: &str = "team";
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 macro_rules! obj {
     ($($v:tt)+) => { serde_json::from_value(serde_json::json!($($v)+)).unwrap() };

@@ -2,57 +2,29 @@
 //! and apiserver, with no scheduler and no kubelet: pods are created and
 //! stay Pending unless a test binds them or writes their status.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use client::{Api, Client, ListParams, Patch, PostParams};
-use controller_manager::controllers::{self, replicaset::REPLICASET, replicaset::REPLICATION_CONTROLLER};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::{replicaset::REPLICASET, replicaset::REPLICATION_CONTROLLER};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event, Pod, PodCondition, PodStatus, ReplicationController};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use testing::TestCluster;
 
+fn start(client: &Client) -> Running {
+    start_controllers(client, vec![(REPLICASET, 5), (REPLICATION_CONTROLLER, 5)])
+}
+
 const NS: &str = "default";
 
-/// The controllers running in this process.
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-    metrics: daemon::metrics::Registry,
-}
 
-fn start(client: &Client) -> Running {
-    let registry = daemon::metrics::Registry::new();
-    let metrics = ControllerMetrics::new(&registry);
-    let shutdown = client::CancellationToken::new();
-    let task = tokio::spawn(controllers::run(client.clone(), vec![(REPLICASET, 5), (REPLICATION_CONTROLLER, 5)], metrics, shutdown.clone()));
-    Running { shutdown, task, metrics: registry }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
 
-    /// A sample's value from /metrics, e.g. `controller_reconcile_errors_total{name="replicaset"}`.
-    fn metric(&self, sample: &str) -> f64 {
-        self.metrics.render().lines().find_map(|l| l.strip_prefix(sample).map(|v| v.trim().parse().unwrap())).unwrap_or(0.0)
-    }
-}
-
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn replicaset(name: &str, replicas: i32, labels: serde_json::Value, template_extra: serde_json::Value) -> ReplicaSet {
     let mut spec = serde_json::json!({"containers": [{"name": "c", "image": "busybox"}]});

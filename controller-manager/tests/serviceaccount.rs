@@ -1,6 +1,9 @@
 //! The ServiceAccount controller against a real etcd and apiserver.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
+
+use std::time::Duration;
 
 use client::{Api, DeleteParams, PostParams};
 use controller_manager::controllers::{self, serviceaccount::SERVICE_ACCOUNT};
@@ -8,16 +11,6 @@ use controller_manager::metrics::ControllerMetrics;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use testing::TestCluster;
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn every_namespace_gets_a_default_service_account_recreated_if_deleted() {

@@ -3,48 +3,28 @@
 //! graceful deletions; the test binds pods itself (there is no scheduler),
 //! by hand while it checks the OrderedReady order, then with a binder task.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use client::{Api, Client, DeleteParams, ListParams, Patch, PostParams};
-use controller_manager::controllers::{self, statefulset::STATEFULSET};
-use controller_manager::metrics::ControllerMetrics;
+use controller_manager::controllers::statefulset::STATEFULSET;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use testing::hollow::{HollowConfig, HollowNodes};
 use testing::TestCluster;
 
+fn start(client: &Client) -> Running {
+    start_controllers(client, vec![(STATEFULSET, 2)])
+}
+
 const NS: &str = "default";
 
-struct Running {
-    shutdown: client::CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
 
-fn start(client: &Client) -> Running {
-    let metrics = ControllerMetrics::new(&daemon::metrics::Registry::new());
-    let shutdown = client::CancellationToken::new();
-    let task = tokio::spawn(controllers::run(client.clone(), vec![(STATEFULSET, 2)], metrics, shutdown.clone()));
-    Running { shutdown, task }
-}
 
-impl Running {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap();
-    }
-}
 
-async fn wait_for<T>(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Live (not being deleted) pods by name.
 async fn pods(client: &Client) -> BTreeMap<String, Pod> {
@@ -152,15 +132,26 @@ async fn statefulset_orders_pods_keeps_claims_scales_down_and_rolls_in_reverse()
     // A template change rolls highest ordinal first, down to the partition.
     let patch = serde_json::json!({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 1}},
         "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:2", "volumeMounts": [{"name": "data", "mountPath": "/usr/share/nginx/html"}]}]}}}});
+    // The order pods are created in, from a watch: polling can see two
+    // replacements land between two looks.
+    let pod_api = Api::<Pod>::namespaced(client.clone(), NS);
+    let from = pod_api.list(&ListParams::default()).await.unwrap().resource_version;
+    let mut stream = Box::pin(pod_api.watch(&client::WatchParams::default(), &from).await.unwrap());
+    let created = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let watcher = {
+        let created = created.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            while let Some(Ok(ev)) = stream.next().await {
+                if let client::WatchEvent::Added(p) = ev {
+                    created.lock().unwrap().push(p.metadata.name.unwrap_or_default());
+                }
+            }
+        })
+    };
     sets.patch("web", &PostParams::default(), &Patch::Merge(patch)).await.unwrap();
-    let mut order: Vec<String> = Vec::new();
     let rev1 = wait_for("web-2 and web-1 updated", Duration::from_secs(40), async || {
         let ps = pods(&client).await;
-        for (name, p) in &ps {
-            if label(p, "controller-revision-hash") != rev0 && !order.contains(name) {
-                order.push(name.clone());
-            }
-        }
         let updated = |n: &str| ps.get(n).filter(|p| label(p, "controller-revision-hash") != rev0 && ready(p)).map(|p| label(p, "controller-revision-hash").to_string());
         match (updated("web-2"), updated("web-1")) {
             (Some(a), Some(_)) => Some(a),
@@ -168,6 +159,8 @@ async fn statefulset_orders_pods_keeps_claims_scales_down_and_rolls_in_reverse()
         }
     })
     .await;
+    watcher.abort();
+    let order = created.lock().unwrap().clone();
     assert_eq!(order, ["web-2", "web-1"], "reverse ordinal order");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let ps = pods(&client).await;
