@@ -12,6 +12,7 @@ PACKAGES=(
   iptables iproute2                # kube-proxy and pod networking, in network namespaces
   docker-registry skopeo           # a real local OCI registry for image pull tests
   apache2-utils                    # htpasswd: basic auth for the registry in the pull-secret test
+  dnsperf                          # dns-bench's load generator against kube-dns
 )
 
 missing=()
