@@ -4,6 +4,7 @@
 //! etcd or runtime.
 
 pub mod affinity;
+pub mod cidr;
 pub mod condition;
 pub mod cron;
 pub mod duration;
@@ -16,6 +17,7 @@ pub mod resource;
 pub mod resources;
 pub mod selector;
 pub mod status;
+pub mod storage;
 pub mod taints;
 pub mod validation;
 pub mod version;
