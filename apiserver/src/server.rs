@@ -146,7 +146,7 @@ fn rref<'a>(group: &'a str, resource: &'a str, namespace: &'a str, name: &'a str
 }
 
 /// Objects every cluster starts with: the four system namespaces, the two
-/// system PriorityClasses and the `kubernetes` Service (first ClusterIP) with
+/// system PriorityClasses, the default StorageClass and the `kubernetes` Service (first ClusterIP) with
 /// its Endpoints.
 async fn bootstrap(store: &Store, addr: SocketAddr) {
     let create = |r: RequestInfo<'static>, v: serde_json::Value| async move {
@@ -170,6 +170,8 @@ async fn bootstrap(store: &Store, addr: SocketAddr) {
     for pc in crate::admission::priority::system_classes() {
         create(rref("scheduling.k8s.io", "priorityclasses", "", ""), pc).await;
     }
+    // The default StorageClass `standard` (the controller-manager's built-in local-path provisioner).
+    create(rref("storage.k8s.io", "storageclasses", "", ""), crate::admission::default_storage_class::bootstrap_class()).await;
     let ip = store.ranges().first_ip().to_string();
     create(
         rref("", "services", "default", ""),

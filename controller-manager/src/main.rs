@@ -59,6 +59,12 @@ struct Flags {
     /// The port on which to serve /healthz and /metrics (plain HTTP here). 0 disables it.
     #[arg(long, default_value_t = 10257)]
     secure_port: u16,
+    /// Directory on the nodes where the built-in ferrokube.io/local-path provisioner makes volume directories.
+    #[arg(long, default_value = "/var/lib/ferrokube/local-path")]
+    local_path_base_dir: String,
+    /// Image of the helper pod that removes a deleted local-path volume's directory on its node.
+    #[arg(long, default_value = "busybox")]
+    local_path_helper_image: String,
     #[command(flatten)]
     log: daemon::logging::LogArgs,
 }
@@ -92,6 +98,11 @@ async fn main() -> anyhow::Result<()> {
     let enabled: Vec<(Descriptor, usize)> =
         controllers::enabled(&registry, &flags.controllers).map_err(anyhow::Error::msg)?.into_iter().map(|d| (*d, concurrency(&matches, d))).collect();
 
+    controllers::persistentvolume::set_local_path_options(controllers::persistentvolume::LocalPathOptions {
+        base_dir: flags.local_path_base_dir.clone(),
+        helper_image: flags.local_path_helper_image.clone(),
+        ..Default::default()
+    });
     let conn = client::config::for_daemon(flags.master.as_deref(), flags.kubeconfig.as_deref()).context("kubeconfig")?;
     let server = conn.server.clone();
     let client = Client::connect_lazy(&conn.address)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);

@@ -1,10 +1,12 @@
 //! Admission: checks and mutations that need more than the object itself.
 //! They run after the kind's strategy has defaulted and validated the object.
 
+pub mod default_storage_class;
 pub mod namespace;
 pub mod priority;
 pub mod serviceaccount;
 pub mod services;
+pub mod storage_protection;
 
 use api::status::StatusError;
 use serde_json::Value;
@@ -17,8 +19,9 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
 }
 
-/// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses) and
-/// ServiceAccount's imagePullSecrets (pods).
+/// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses),
+/// ServiceAccount's imagePullSecrets (pods), DefaultStorageClass (claims) and
+/// StorageObjectInUseProtection (claims and volumes).
 /// Kinds with `Strategy::RAW_CREATE` may skip this: the store's raw create
 /// path runs NamespaceLifecycle itself and the rest through the kind's
 /// `Strategy::admit_cached`, so a plugin added here for such a kind must be
@@ -34,6 +37,11 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
         serviceaccount::admit_pod(cache, &ns, obj);
     } else if is(info, "scheduling.k8s.io", "priorityclasses") {
         priority::validate_class(cache, storage, info, obj, false).await?;
+    } else if is(info, "", "persistentvolumeclaims") {
+        default_storage_class::admit_claim(cache, obj);
+        storage_protection::add_finalizer(obj, api::storage::PVC_PROTECTION_FINALIZER);
+    } else if is(info, "", "persistentvolumes") {
+        storage_protection::add_finalizer(obj, api::storage::PV_PROTECTION_FINALIZER);
     }
     Ok(())
 }

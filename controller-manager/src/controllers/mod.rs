@@ -14,6 +14,7 @@ pub mod disruption;
 pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
+pub mod persistentvolume;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod ttlafterfinished;
@@ -43,6 +44,9 @@ pub fn registry() -> Vec<Descriptor> {
         disruption::DISRUPTION,
         statefulset::STATEFULSET,
         daemonset::DAEMONSET,
+        persistentvolume::PV_BINDER,
+        persistentvolume::PV_PROTECTION,
+        persistentvolume::PVC_PROTECTION,
     ]
 }
 
