@@ -1,14 +1,15 @@
 //! What plugins read beyond nodes and pods (upstream's informer listers):
 //! Namespaces (affinity namespaceSelector), Services / ReplicationControllers /
-//! ReplicaSets / StatefulSets (default spreading) and PodDisruptionBudgets
-//! (preemption). The scheduler backs them with informer stores; unit tests
+//! ReplicaSets / StatefulSets (default spreading), PodDisruptionBudgets
+//! (preemption), and claims, volumes and StorageClasses (VolumeBinding). The scheduler backs them with informer stores; unit tests
 //! use [`StaticListers`].
 
 use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolume, PersistentVolumeClaim, ReplicationController, Service};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use api::selector::{Labels, Selector};
@@ -25,6 +26,20 @@ pub trait Listers: Send + Sync {
     fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>>;
     /// Every PodDisruptionBudget.
     fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>>;
+    /// Claim `ns/name` (VolumeBinding).
+    fn pvc(&self, _ns: &str, _name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        None
+    }
+    fn pv(&self, _name: &str) -> Option<Arc<PersistentVolume>> {
+        None
+    }
+    /// Every PersistentVolume.
+    fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+        Vec::new()
+    }
+    fn storage_class(&self, _name: &str) -> Option<Arc<StorageClass>> {
+        None
+    }
 }
 
 /// The listers a snapshot carries (cheap to clone).
@@ -67,6 +82,9 @@ pub struct StaticListers {
     pub replica_sets: Vec<Arc<ReplicaSet>>,
     pub stateful_sets: Vec<Arc<StatefulSet>>,
     pub pdbs: Vec<Arc<PodDisruptionBudget>>,
+    pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
+    pub pvs: Vec<Arc<PersistentVolume>>,
+    pub storage_classes: Vec<Arc<StorageClass>>,
 }
 
 fn find<K>(items: &[Arc<K>], ns: &str, name: &str) -> Option<Arc<K>>
@@ -98,6 +116,18 @@ impl Listers for StaticListers {
     fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
         self.pdbs.clone()
     }
+    fn pvc(&self, ns: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        find(&self.pvcs, ns, name)
+    }
+    fn pv(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        find(&self.pvs, "", name)
+    }
+    fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+        self.pvs.clone()
+    }
+    fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        find(&self.storage_classes, "", name)
+    }
 }
 
 fn namespaces_matching<'a>(nss: impl Iterator<Item = &'a Arc<Namespace>>, sel: &Selector) -> Vec<String> {
@@ -117,6 +147,9 @@ pub struct InformerListers {
     pub replica_sets: client::store::Store<ReplicaSet>,
     pub stateful_sets: client::store::Store<StatefulSet>,
     pub pdbs: client::store::Store<PodDisruptionBudget>,
+    pub pvcs: client::store::Store<PersistentVolumeClaim>,
+    pub pvs: client::store::Store<PersistentVolume>,
+    pub storage_classes: client::store::Store<StorageClass>,
 }
 
 impl Listers for InformerListers {
@@ -141,6 +174,18 @@ impl Listers for InformerListers {
     fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
         self.pdbs.list()
     }
+    fn pvc(&self, ns: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        self.pvcs.get(ns, name)
+    }
+    fn pv(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        self.pvs.get("", name)
+    }
+    fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+        self.pvs.list()
+    }
+    fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        self.storage_classes.get("", name)
+    }
 }
 
 impl InformerListers {
@@ -152,5 +197,8 @@ impl InformerListers {
         self.replica_sets.wait_synced().await;
         self.stateful_sets.wait_synced().await;
         self.pdbs.wait_synced().await;
+        self.pvcs.wait_synced().await;
+        self.pvs.wait_synced().await;
+        self.storage_classes.wait_synced().await;
     }
 }

@@ -22,6 +22,8 @@ pub enum ClusterEvent {
     NodeUpdate,
     AssignedPodAdd,
     AssignedPodDelete,
+    /// A PersistentVolume, PersistentVolumeClaim or StorageClass was added or changed.
+    VolumeChange,
     /// Periodic flush or anything that should retry every pod.
     Any,
 }
@@ -36,6 +38,7 @@ impl ClusterEvent {
                 matches!(plugin, NODE_RESOURCES_FIT | NODE_PORTS | INTER_POD_AFFINITY | POD_TOPOLOGY_SPREAD | DEFAULT_PREEMPTION)
             }
             ClusterEvent::AssignedPodAdd => matches!(plugin, INTER_POD_AFFINITY | POD_TOPOLOGY_SPREAD),
+            ClusterEvent::VolumeChange => plugin == VOLUME_BINDING,
         }
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use parking_lot::Mutex;
 use serde_json::json;
@@ -153,6 +154,9 @@ impl Scheduler {
         let rss = Informer::new(Api::<ReplicaSet>::all(c.clone()), InformerConfig::default());
         let sss = Informer::new(Api::<StatefulSet>::all(c.clone()), InformerConfig::default());
         let pdbs = Informer::new(Api::<PodDisruptionBudget>::all(c.clone()), InformerConfig::default());
+        let pvcs = Informer::new(Api::<PersistentVolumeClaim>::all(c.clone()), InformerConfig::default());
+        let pvs = Informer::new(Api::<PersistentVolume>::all(c.clone()), InformerConfig::default());
+        let classes = Informer::new(Api::<StorageClass>::all(c.clone()), InformerConfig::default());
         let listers = InformerListers {
             namespaces: namespaces.store(),
             services: services.store(),
@@ -160,6 +164,9 @@ impl Scheduler {
             replica_sets: rss.store(),
             stateful_sets: sss.store(),
             pdbs: pdbs.store(),
+            pvcs: pvcs.store(),
+            pvs: pvs.store(),
+            storage_classes: classes.store(),
         };
         *self.listers.lock() = Some(Arc::new(listers));
         tasks.spawn(async move { namespaces.run().await });
@@ -168,6 +175,25 @@ impl Scheduler {
         tasks.spawn(async move { rss.run().await });
         tasks.spawn(async move { sss.run().await });
         tasks.spawn(async move { pdbs.run().await });
+        // A claim, volume or class that changes may let a pod VolumeBinding rejected fit.
+        let (mut pvc_ev, mut pv_ev, mut class_ev) = (pvcs.subscribe(), pvs.subscribe(), classes.subscribe());
+        tasks.spawn(async move { pvcs.run().await });
+        tasks.spawn(async move { pvs.run().await });
+        tasks.spawn(async move { classes.run().await });
+        let s = self.clone();
+        tasks.spawn(async move {
+            loop {
+                let got = tokio::select! {
+                    e = pvc_ev.recv() => e.map(|_| ()),
+                    e = pv_ev.recv() => e.map(|_| ()),
+                    e = class_ev.recv() => e.map(|_| ()),
+                };
+                if got.is_none() {
+                    break;
+                }
+                s.queue.move_all(ClusterEvent::VolumeChange);
+            }
+        });
         let (mut node_ev, mut pod_ev) = (nodes.subscribe(), pods.subscribe());
         let (ni, pi) = (nodes.clone(), pods.clone());
         tasks.spawn(async move { ni.run().await });
@@ -253,7 +279,8 @@ impl Scheduler {
                     self.queue.done(&key);
                     return;
                 }
-                self.spawn_bind(qp, r.node, recorder.clone(), cycle);
+                let labels = snap.get(&r.node).map(|n| n.labels.clone()).unwrap_or_default();
+                self.spawn_bind(qp, r.node, labels, recorder.clone(), cycle);
             }
             Err(err) => {
                 let mut message = err.to_string();
@@ -302,10 +329,28 @@ impl Scheduler {
         }
     }
 
-    fn spawn_bind(self: &Arc<Self>, qp: QueuedPod, node: String, recorder: EventRecorder, cycle: u64) {
+    fn spawn_bind(self: &Arc<Self>, qp: QueuedPod, node: String, node_labels: api::selector::Labels, recorder: EventRecorder, cycle: u64) {
         let s = self.clone();
         tokio::spawn(async move {
             let pod = &qp.pod;
+            // PreBind: VolumeBinding's claims bound for this node before the pod is.
+            if !crate::plugins::volume_binding::claim_names(pod).is_empty() {
+                let listers = s.listers.lock().clone().map(|l| ListerHandle(l)).unwrap_or_default();
+                let timeout = crate::plugins::volume_binding::BIND_TIMEOUT;
+                if let Err(why) = crate::plugins::volume_binding::pre_bind(&s.client, &*listers, pod, &node, &node_labels, timeout).await {
+                    let message = format!("running PreBind plugin \"VolumeBinding\": {why}");
+                    tracing::warn!(pod = %pod.key, %node, %message, "prebind failed; requeueing");
+                    s.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    let _ = s.cache.lock().forget_pod(&pod.key);
+                    recorder.publish(pod.pod.as_ref(), EventType::Warning, "FailedScheduling", message.clone());
+                    s.update_status(pod, message, None);
+                    let mut qp = qp;
+                    qp.unschedulable_plugins.clear();
+                    qp.unschedulable_plugins.insert(crate::plugins::VOLUME_BINDING);
+                    s.queue.add_unschedulable(qp, cycle);
+                    return;
+                }
+            }
             match s.binder.bind(&pod.namespace, &pod.name, &node).await {
                 Ok(()) => {
                     s.metrics.scheduled.fetch_add(1, Ordering::Relaxed);

@@ -15,6 +15,7 @@ pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod taint_toleration;
+pub mod volume_binding;
 
 pub const NODE_UNSCHEDULABLE: &str = "NodeUnschedulable";
 pub const NODE_NAME: &str = "NodeName";
@@ -27,6 +28,7 @@ pub const INTER_POD_AFFINITY: &str = "InterPodAffinity";
 pub const BALANCED_ALLOCATION: &str = "NodeResourcesBalancedAllocation";
 pub const IMAGE_LOCALITY: &str = "ImageLocality";
 pub const DEFAULT_PREEMPTION: &str = "DefaultPreemption";
+pub const VOLUME_BINDING: &str = "VolumeBinding";
 
 /// Upstream's default multiPoint plugins, in order, with their score weights.
 pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
@@ -40,7 +42,7 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (NODE_RESOURCES_FIT, 1),
     ("VolumeRestrictions", 0),
     ("NodeVolumeLimits", 0),
-    ("VolumeBinding", 0),
+    (VOLUME_BINDING, 0),
     ("VolumeZone", 0),
     (POD_TOPOLOGY_SPREAD, 2),
     (INTER_POD_AFFINITY, 2),
@@ -51,14 +53,14 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
 ];
 
 /// Upstream plugins this scheduler accepts in a configuration but does not
-/// need to run: queue sort and binding are built in, there are no volumes yet.
+/// need to run: queue sort and binding are built in; volume limits, zones
+/// and restrictions concern cloud or CSI volumes this cluster does not have.
 pub const BUILT_IN_OR_NOOP: &[&str] = &[
     "SchedulingGates",
     "PrioritySort",
     "DefaultBinder",
     "VolumeRestrictions",
     "NodeVolumeLimits",
-    "VolumeBinding",
     "VolumeZone",
     "EBSLimits",
     "GCEPDLimits",
@@ -81,6 +83,7 @@ pub fn new_plugin(name: &str, args: &PluginArgs) -> Option<Arc<dyn Plugin>> {
         INTER_POD_AFFINITY => Arc::new(inter_pod_affinity::InterPodAffinity { hard_pod_affinity_weight: args.hard_pod_affinity_weight }),
         BALANCED_ALLOCATION => Arc::new(balanced_allocation::BalancedAllocation::new(&args.balanced_resources)),
         IMAGE_LOCALITY => Arc::new(image_locality::ImageLocality),
+        VOLUME_BINDING => Arc::new(volume_binding::VolumeBinding),
         _ => return None,
     })
 }
