@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use client::controller::{Action, Controller};
-use client::dynamic::DynamicObject;
+use client::dynamic::PartialObjectMetadata;
 use client::{Api, ApiResourceRef, Client, DeleteParams, ListParams, Patch, PostParams};
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::{json, Value};
@@ -143,7 +143,7 @@ fn aggregate(errs: &[String]) -> String {
 }
 
 async fn delete_collection(client: &Client, r: &ApiResourceRef, ns: &str) -> Result<Gvr, client::Error> {
-    let api = Api::<DynamicObject>::for_resource(client.clone(), r.clone(), Some(ns));
+    let api = Api::<PartialObjectMetadata>::for_resource(client.clone(), r.clone(), Some(ns));
     // Background: the garbage collector must not add the orphan finalizer to what we delete generically.
     api.delete_collection(&DeleteParams::default().propagation("Background"), &ListParams::default()).await?;
     let left = api.list(&ListParams::default()).await?.items;

@@ -42,6 +42,9 @@ struct Args {
     /// Give up on a phase after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout_s: u64,
+    /// Extra flags for kube-controller-manager, e.g. `--cm-arg=--controllers=*,-garbage-collector-controller` (for finding where its memory goes).
+    #[arg(long = "cm-arg", allow_hyphen_values = true)]
+    cm_args: Vec<String>,
     /// Directory holding kube-apiserver, kube-scheduler and kube-controller-manager (default: next to this binary).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -221,15 +224,13 @@ async fn main() -> anyhow::Result<()> {
         ],
     )?;
     let cm_port = testing::free_port();
-    let cm = Proc::spawn(
-        &bin_dir,
-        "kube-controller-manager",
-        &[
-            "--master".into(), addr.clone(), "--leader-elect=false".into(),
-            "--bind-address".into(), "127.0.0.1".into(), "--secure-port".into(), cm_port.to_string(),
-            "--kube-api-qps".into(), args.cm_qps.to_string(), "--kube-api-burst".into(), args.cm_burst.to_string(),
-        ],
-    )?;
+    let mut cm_flags: Vec<String> = vec![
+        "--master".into(), addr.clone(), "--leader-elect=false".into(),
+        "--bind-address".into(), "127.0.0.1".into(), "--secure-port".into(), cm_port.to_string(),
+        "--kube-api-qps".into(), args.cm_qps.to_string(), "--kube-api-burst".into(), args.cm_burst.to_string(),
+    ];
+    cm_flags.extend(args.cm_args.iter().cloned());
+    let cm = Proc::spawn(&bin_dir, "kube-controller-manager", &cm_flags)?;
     let deadline = Instant::now() + Duration::from_secs(30);
     wait_healthz("kube-scheduler", sched_port, deadline).await?;
     wait_healthz("kube-controller-manager", cm_port, deadline).await?;

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use client::dynamic::DynamicObject;
+use client::dynamic::PartialObjectMetadata;
 use client::workqueue::WorkQueue;
 use client::ApiResourceRef;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -60,7 +60,7 @@ pub struct Node {
 /// A change for the graph: from an informer, or a worker's finding that an
 /// object is gone (a "virtual" delete).
 pub enum Change {
-    Observed { resource: ApiResourceRef, kind: ChangeKind, old: Option<std::sync::Arc<DynamicObject>>, obj: std::sync::Arc<DynamicObject> },
+    Observed { resource: ApiResourceRef, kind: ChangeKind, old: Option<std::sync::Arc<PartialObjectMetadata>>, obj: std::sync::Arc<PartialObjectMetadata> },
     VirtualDelete(Identity),
 }
 
@@ -70,17 +70,17 @@ pub enum ChangeKind {
     Delete,
 }
 
-fn has_finalizer(o: &DynamicObject, f: &str) -> bool {
+fn has_finalizer(o: &PartialObjectMetadata, f: &str) -> bool {
     o.metadata.finalizers.as_ref().is_some_and(|fs| fs.iter().any(|x| x == f))
 }
 
-fn being_deleted(o: &DynamicObject) -> bool {
+fn being_deleted(o: &PartialObjectMetadata) -> bool {
     o.metadata.deletion_timestamp.is_some()
 }
 
 /// The object just started waiting for `finalizer`'s work (deleted with it
 /// now, not before).
-fn starts_waiting(old: Option<&DynamicObject>, new: &DynamicObject, finalizer: &str) -> bool {
+fn starts_waiting(old: Option<&PartialObjectMetadata>, new: &PartialObjectMetadata, finalizer: &str) -> bool {
     if !(being_deleted(new) && has_finalizer(new, finalizer)) {
         return false;
     }
@@ -126,7 +126,7 @@ impl Graph {
         }
     }
 
-    fn observe(&mut self, resource: &ApiResourceRef, old: Option<&DynamicObject>, obj: &DynamicObject) {
+    fn observe(&mut self, resource: &ApiResourceRef, old: Option<&PartialObjectMetadata>, obj: &PartialObjectMetadata) {
         let Some(uid) = obj.metadata.uid.clone() else { return };
         let identity = identity_of(resource, obj);
         let owners = obj.metadata.owner_references.clone().unwrap_or_default();
@@ -198,7 +198,7 @@ impl Graph {
         }
     }
 
-    fn process_transitions(&mut self, uid: &str, old: Option<&DynamicObject>, obj: &DynamicObject) {
+    fn process_transitions(&mut self, uid: &str, old: Option<&PartialObjectMetadata>, obj: &PartialObjectMetadata) {
         if starts_waiting(old, obj, ORPHAN_FINALIZER) {
             self.attempt_to_orphan.add(uid.to_string());
             return;
@@ -251,7 +251,7 @@ impl Graph {
     }
 }
 
-pub fn identity_of(resource: &ApiResourceRef, obj: &DynamicObject) -> Identity {
+pub fn identity_of(resource: &ApiResourceRef, obj: &PartialObjectMetadata) -> Identity {
     Identity {
         api_version: resource.api_version(),
         kind: resource.kind.clone(),
@@ -285,7 +285,7 @@ mod tests {
     fn pods() -> ApiResourceRef {
         ApiResourceRef { group: "".into(), version: "v1".into(), plural: "pods".into(), kind: "Pod".into(), namespaced: true }
     }
-    fn obj(name: &str, uid: &str, owners: serde_json::Value, extra: serde_json::Value) -> Arc<DynamicObject> {
+    fn obj(name: &str, uid: &str, owners: serde_json::Value, extra: serde_json::Value) -> Arc<PartialObjectMetadata> {
         let mut v = serde_json::json!({"metadata": {"name": name, "namespace": "ns", "uid": uid, "ownerReferences": owners}});
         v["metadata"].as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
         Arc::new(serde_json::from_value(v).unwrap())
@@ -293,7 +293,7 @@ mod tests {
     fn owner_ref(uid: &str, block: bool) -> serde_json::Value {
         serde_json::json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": uid, "blockOwnerDeletion": block}])
     }
-    fn add(g: &mut Graph, r: ApiResourceRef, o: Arc<DynamicObject>, old: Option<Arc<DynamicObject>>) {
+    fn add(g: &mut Graph, r: ApiResourceRef, o: Arc<PartialObjectMetadata>, old: Option<Arc<PartialObjectMetadata>>) {
         g.apply(Change::Observed { resource: r, kind: ChangeKind::AddOrUpdate, old, obj: o });
     }
     async fn drain(q: &WorkQueue<String>) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! The garbage collector (upstream's pkg/controller/garbagecollector): an
 //! informer over every deletable kind the apiserver's discovery lists
-//! ([`DynamicObject`]s), the ownerReferences graph built from them
+//! ([`PartialObjectMetadata`]s), the ownerReferences graph built from them
 //! ([`graph`]), and two worker pools:
 //!
 //! - attemptToDelete: an object whose owners are all gone (verified by a
@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use client::dynamic::DynamicObject;
+use client::dynamic::PartialObjectMetadata;
 use client::informer::{Informer, InformerConfig, InformerEvent};
 use client::workqueue::WorkQueue;
 use client::{Api, ApiResourceRef, Client};
@@ -166,7 +166,7 @@ async fn run(ctx: ControllerContext) {
 /// One informer per deletable kind (upstream's monitors).
 #[derive(Default)]
 struct Monitors {
-    running: HashMap<ApiResourceRef, (Informer<DynamicObject>, Vec<tokio::task::JoinHandle<()>>)>,
+    running: HashMap<ApiResourceRef, (Informer<PartialObjectMetadata>, Vec<tokio::task::JoinHandle<()>>)>,
 }
 
 impl Monitors {
@@ -186,7 +186,7 @@ impl Monitors {
             if self.running.contains_key(&r) {
                 continue;
             }
-            let informer = Informer::new(Api::<DynamicObject>::for_resource(gc.client.clone(), r.clone(), None), InformerConfig::default());
+            let informer = Informer::new(Api::<PartialObjectMetadata>::for_resource(gc.client.clone(), r.clone(), None), InformerConfig::default());
             let mut events = informer.subscribe();
             let (tx, resource) = (tx.clone(), r.clone());
             let feeder = tokio::spawn(async move {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use client::dynamic::DynamicObject;
+use client::dynamic::PartialObjectMetadata;
 use client::{Api, ApiResourceRef, DeleteParams, Patch, PostParams};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde_json::{json, Value};
@@ -57,18 +57,18 @@ fn resource(gc: &Gc, api_version: &str, kind: &str) -> Result<ApiResourceRef, Er
     gc.mapper.read().resource_for(api_version, kind).ok_or_else(|| Error::Other(format!("unable to get REST mapping for {api_version}/{kind}")))
 }
 
-fn api_for(gc: &Gc, id: &Identity) -> Result<Api<DynamicObject>, Error> {
+fn api_for(gc: &Gc, id: &Identity) -> Result<Api<PartialObjectMetadata>, Error> {
     let r = resource(gc, &id.api_version, &id.kind)?;
     let ns = if r.namespaced { id.namespace.clone() } else { None };
     Ok(Api::for_resource(gc.client.clone(), r, ns.as_deref()))
 }
 
 /// The object `id` names, read from the apiserver (None when gone).
-async fn get_object(gc: &Gc, id: &Identity) -> Result<Option<DynamicObject>, Error> {
+async fn get_object(gc: &Gc, id: &Identity) -> Result<Option<PartialObjectMetadata>, Error> {
     Ok(api_for(gc, id)?.get_opt(&id.name).await?)
 }
 
-fn has_finalizer(o: &DynamicObject, f: &str) -> bool {
+fn has_finalizer(o: &PartialObjectMetadata, f: &str) -> bool {
     o.metadata.finalizers.as_ref().is_some_and(|fs| fs.iter().any(|x| x == f))
 }
 
@@ -147,7 +147,7 @@ enum OwnerLookup {
 
 /// Whether the owner `r` of `item` is gone: a live GET of its name, and
 /// a different uid counts as gone (upstream's isDangling). Returns the owner when it exists.
-async fn is_dangling(gc: &Gc, r: &OwnerReference, item: &Identity) -> Result<(bool, Option<DynamicObject>), OwnerLookup> {
+async fn is_dangling(gc: &Gc, r: &OwnerReference, item: &Identity) -> Result<(bool, Option<PartialObjectMetadata>), OwnerLookup> {
     if gc.graph.lock().absent.contains(&r.uid) {
         return Ok((true, None));
     }
@@ -157,7 +157,7 @@ async fn is_dangling(gc: &Gc, r: &OwnerReference, item: &Identity) -> Result<(bo
         return Err(OwnerLookup::NamespacedOwnerOfClusterScoped);
     }
     let ns = if res.namespaced { item.namespace.as_deref() } else { None };
-    let owner = Api::<DynamicObject>::for_resource(gc.client.clone(), res, ns).get_opt(&r.name).await.map_err(|e| OwnerLookup::Failed(e.into()))?;
+    let owner = Api::<PartialObjectMetadata>::for_resource(gc.client.clone(), res, ns).get_opt(&r.name).await.map_err(|e| OwnerLookup::Failed(e.into()))?;
     match owner {
         Some(o) if o.metadata.uid.as_deref() == Some(r.uid.as_str()) => Ok((false, Some(o))),
         _ => {
@@ -197,14 +197,14 @@ async fn attempt_to_orphan(gc: &Gc, uid: &str) -> Result<(), Error> {
     remove_finalizer(gc, &owner.identity, ORPHAN_FINALIZER).await
 }
 
-fn rv_of(o: &DynamicObject) -> Value {
+fn rv_of(o: &PartialObjectMetadata) -> Value {
     o.metadata.resource_version.clone().map(Value::from).unwrap_or(Value::Null)
 }
 
 /// Read-modify-write of one object's metadata by a merge patch pinned to the
 /// version read, retried on conflict. `edit` returns the metadata patch, or
 /// None when nothing needs to change.
-async fn patch_metadata(gc: &Gc, id: &Identity, edit: impl Fn(&DynamicObject) -> Option<Value>) -> Result<(), Error> {
+async fn patch_metadata(gc: &Gc, id: &Identity, edit: impl Fn(&PartialObjectMetadata) -> Option<Value>) -> Result<(), Error> {
     let api = api_for(gc, id)?;
     for _ in 0..CONFLICT_RETRIES {
         let Some(latest) = api.get_opt(&id.name).await? else { return Ok(()) };
