@@ -65,6 +65,15 @@ struct Flags {
     /// Image of the helper pod that removes a deleted local-path volume's directory on its node.
     #[arg(long, default_value = "busybox")]
     local_path_helper_image: String,
+    /// Should CIDRs for Pods be allocated and set on the cloud provider (here: on each Node's spec.podCIDR).
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = ArgAction::Set)]
+    allocate_node_cidrs: bool,
+    /// CIDR Range for Pods in cluster. Requires --allocate-node-cidrs to be true.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    cluster_cidr: String,
+    /// Mask size for node cidr in cluster.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
     #[command(flatten)]
     log: daemon::logging::LogArgs,
 }
@@ -103,6 +112,17 @@ async fn main() -> anyhow::Result<()> {
         helper_image: flags.local_path_helper_image.clone(),
         ..Default::default()
     });
+    let options = controllers::Options {
+        node_ipam: controller_manager::controllers::nodeipam::Options {
+            allocate_node_cidrs: flags.allocate_node_cidrs,
+            cluster_cidr: flags.cluster_cidr.clone(),
+            node_cidr_mask_size: flags.node_cidr_mask_size,
+        },
+    };
+    if flags.allocate_node_cidrs {
+        // Refuse to start with a range that cannot be cut, as upstream's validation.
+        options.node_ipam.cidr_set().map_err(anyhow::Error::msg)?;
+    }
     let conn = client::config::for_daemon(flags.master.as_deref(), flags.kubeconfig.as_deref()).context("kubeconfig")?;
     let server = conn.server.clone();
     let client = Client::connect_lazy(&conn.address)?.with_rate_limit(flags.kube_api_qps, flags.kube_api_burst);
@@ -135,12 +155,12 @@ async fn main() -> anyhow::Result<()> {
         LeaderElector::new(election_client, config)
             .run(shutdown.clone(), move |leading| async move {
                 m.leader.set(1);
-                controllers::run(c, enabled, m.clone(), leading).await;
+                controllers::run_with_options(c, enabled, options, m.clone(), leading).await;
                 m.leader.set(0);
             })
             .await
     } else {
-        controllers::run(client, enabled, metrics, shutdown.clone()).await;
+        controllers::run_with_options(client, enabled, options, metrics, shutdown.clone()).await;
         LeadershipEnd::Shutdown
     };
     shutdown.cancel();

@@ -61,6 +61,15 @@ pub struct ControllerContext {
     pub workers: usize,
     /// Cancelled on shutdown or lost leadership; `start`'s future must return then.
     pub shutdown: CancellationToken,
+    /// Per-controller settings from the command line.
+    pub options: Arc<Options>,
+}
+
+/// Settings of single controllers beyond their worker count (upstream's
+/// KubeControllerManagerConfiguration sections).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub node_ipam: nodeipam::Options,
 }
 
 pub type StartFn = fn(ControllerContext) -> Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -141,12 +150,18 @@ fn is_enabled(name: &str, disabled_by_default: bool, controllers: &[String]) -> 
 /// Runs `controllers` (with their worker counts) until `shutdown` is
 /// cancelled, on one shared informer factory; returns once all have stopped.
 pub async fn run(client: Client, controllers: Vec<(Descriptor, usize)>, metrics: Arc<ControllerMetrics>, shutdown: CancellationToken) {
+    run_with_options(client, controllers, Options::default(), metrics, shutdown).await
+}
+
+/// [`run`] with per-controller settings.
+pub async fn run_with_options(client: Client, controllers: Vec<(Descriptor, usize)>, options: Options, metrics: Arc<ControllerMetrics>, shutdown: CancellationToken) {
+    let options = Arc::new(options);
     let informers = InformerFactory::new(client.clone());
     let tasks: Vec<_> = controllers
         .into_iter()
         .map(|(d, workers)| {
             tracing::info!(controller = d.name, workers, "starting controller");
-            let ctx = ControllerContext { client: client.clone(), informers: informers.clone(), metrics: metrics.clone(), workers, shutdown: shutdown.clone() };
+            let ctx = ControllerContext { client: client.clone(), informers: informers.clone(), metrics: metrics.clone(), workers, shutdown: shutdown.clone(), options: options.clone() };
             tokio::spawn((d.start)(ctx))
         })
         .collect();

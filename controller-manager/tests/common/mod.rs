@@ -17,10 +17,15 @@ pub struct Running {
 
 /// Starts `set` (descriptor, workers) against `client`.
 pub fn start_controllers(client: &Client, set: Vec<(Descriptor, usize)>) -> Running {
+    start_controllers_with(client, set, controllers::Options::default())
+}
+
+/// [`start_controllers`] with per-controller settings (the flags beyond worker counts).
+pub fn start_controllers_with(client: &Client, set: Vec<(Descriptor, usize)>, options: controllers::Options) -> Running {
     let registry = daemon::metrics::Registry::new();
     let metrics = ControllerMetrics::new(&registry);
     let shutdown = client::CancellationToken::new();
-    let task = tokio::spawn(controllers::run(client.clone(), set, metrics, shutdown.clone()));
+    let task = tokio::spawn(controllers::run_with_options(client.clone(), set, options, metrics, shutdown.clone()));
     Running { shutdown, task, metrics: registry }
 }
 
