@@ -13,6 +13,7 @@ PACKAGES=(
   docker-registry skopeo           # a real local OCI registry for image pull tests
   apache2-utils                    # htpasswd: basic auth for the registry in the pull-secret test
   dnsperf                          # dns-bench's load generator against kube-dns
+  iperf3                           # net-bench: TCP throughput pod to pod and over a bare veth
 )
 
 missing=()
