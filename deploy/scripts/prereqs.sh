@@ -10,6 +10,7 @@ PACKAGES=(
   libc6-dev                        # libc.a: kubelet-monitor is linked statically
   busybox-static                   # test images are built from it, offline
   iptables iproute2                # kube-proxy and pod networking, in network namespaces
+  conntrack                        # kube-proxy deletes stale UDP flows after endpoint changes
   docker-registry skopeo           # a real local OCI registry for image pull tests
   apache2-utils                    # htpasswd: basic auth for the registry in the pull-secret test
   dnsperf                          # dns-bench's load generator against kube-dns
