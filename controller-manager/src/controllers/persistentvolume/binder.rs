@@ -396,7 +396,10 @@ impl Binder {
     // ---- volumes ----
 
     async fn sync_volume(&self, name: &str) -> Result<Action, Error> {
-        let Some(volume) = self.volumes.get("", name) else { return Ok(Action::Done) };
+        let Some(volume) = self.volumes.get("", name) else {
+            local_path::cleanup(self, name).await?;
+            return Ok(Action::Done);
+        };
         let Some(claim_ref) = volume.spec.as_ref().and_then(|s| s.claim_ref.clone()) else {
             self.update_volume_phase(&volume, "Available", None).await?;
             return Ok(Action::Done);

@@ -153,8 +153,12 @@ pub(super) async fn delete(b: &Binder, pv: &PersistentVolume) -> Result<Deletion
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
     let started = pod.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()).unwrap_or(now().as_second());
     let timed_out = now().as_second() - started > b.options.helper_timeout.as_secs() as i64;
+    if phase == "Succeeded" {
+        // The helper pod stays until the volume is gone (see `cleanup`): a
+        // re-sync of the terminating volume must not run another one.
+        return Ok(Deletion::Done);
+    }
     let outcome = match phase {
-        "Succeeded" => Deletion::Done,
         "Failed" => Deletion::Failed(format!("failed to delete volume {pv_name}: helper pod {HELPER_NAMESPACE}/{helper} failed")),
         _ if timed_out => Deletion::Failed(format!(
             "failed to delete volume {pv_name}: helper pod {HELPER_NAMESPACE}/{helper} did not finish within {}s",
@@ -162,12 +166,25 @@ pub(super) async fn delete(b: &Binder, pv: &PersistentVolume) -> Result<Deletion
         )),
         _ => return Ok(Deletion::Waiting),
     };
-    // Done with this attempt: a failed one is retried with a fresh pod.
-    let dp = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
-    if let Err(e) = pods.delete(&helper, &dp).await {
-        if !e.is_not_found() {
-            return Err(e.into());
-        }
-    }
+    // A failed attempt is retried with a fresh pod.
+    delete_helper(b, &pv_name).await?;
     Ok(outcome)
+}
+
+async fn delete_helper(b: &Binder, pv_name: &str) -> Result<(), Error> {
+    let pods = Api::<Pod>::namespaced(b.client.clone(), HELPER_NAMESPACE);
+    let dp = DeleteParams { grace_period_seconds: Some(0), ..Default::default() };
+    match pods.delete(&helper_pod_name(pv_name), &dp).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Once a volume is gone: its helper pod, if any, goes too.
+pub(super) async fn cleanup(b: &Binder, pv_name: &str) -> Result<(), Error> {
+    if b.pods.get(HELPER_NAMESPACE, &helper_pod_name(pv_name)).is_none() {
+        return Ok(());
+    }
+    delete_helper(b, pv_name).await
 }
