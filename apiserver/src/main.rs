@@ -32,6 +32,10 @@ struct Args {
     /// How often to compact etcd history older than one interval (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = api::duration::parse)]
     etcd_compaction_interval: Duration,
+    /// Also serve on this inherited, already-listening TCP socket (a file
+    /// descriptor number), e.g. one a launcher bound in another network namespace.
+    #[arg(long)]
+    listen_fd: Option<i32>,
     #[command(flatten)]
     log: daemon::logging::LogArgs,
 }
@@ -45,6 +49,12 @@ async fn main() -> anyhow::Result<()> {
     cfg.service_cluster_ip_range = args.service_cluster_ip_range;
     cfg.service_node_port_range = args.service_node_port_range;
     cfg.compaction_interval = args.etcd_compaction_interval;
+    if let Some(fd) = args.listen_fd {
+        // SAFETY: the flag hands this process the descriptor; nothing else owns it.
+        let l = unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        l.local_addr().with_context(|| format!("--listen-fd {fd}: not a TCP socket"))?;
+        cfg.inherited_listener = Some(std::sync::Arc::new(l));
+    }
     let running = apiserver::server::start(cfg).await.context("starting kube-apiserver")?;
     shutdown.cancelled().await;
     running.stop().await;

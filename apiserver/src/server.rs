@@ -31,6 +31,9 @@ pub struct Config {
     pub service_node_port_range: String,
     /// Compact etcd history older than this (0 = never).
     pub compaction_interval: Duration,
+    /// An already-listening socket to serve as well (the launcher binds the
+    /// user's loopback port in another network namespace and hands it over).
+    pub inherited_listener: Option<Arc<std::net::TcpListener>>,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             service_cluster_ip_range: "10.96.0.0/12".into(),
             service_node_port_range: "30000-32767".into(),
             compaction_interval: Duration::from_secs(300),
+            inherited_listener: None,
         }
     }
 }
@@ -100,11 +104,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .into_axum_router()
         .merge(daemon::health::router(&health, metrics.registry()))
         .route("/version", get(|| async { serde_json::to_string(&api::version::get()).unwrap_or_default() }));
+    let inherited = match &cfg.inherited_listener {
+        Some(l) => {
+            let l = l.try_clone()?;
+            l.set_nonblocking(true)?;
+            let l = TcpListener::from_std(l)?;
+            tracing::info!(addr = ?l.local_addr().ok(), "also serving an inherited listener");
+            Some(l)
+        }
+        None => None,
+    };
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
         // TCP_NODELAY on accepted connections: without it small replies wait
         // for delayed ACKs (~40 ms per request).
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        // The same router on both sockets: one stream of accepted connections.
+        use futures::StreamExt;
+        let inherited = inherited.map(|l| tonic::transport::server::TcpIncoming::from(l).with_nodelay(Some(true)));
+        let incoming = futures::stream::select(incoming, futures::stream::iter(inherited).flatten());
         let res = tonic::transport::Server::builder()
             .accept_http1(true)
             .add_routes(tonic::service::Routes::from(router))
