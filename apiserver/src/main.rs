@@ -36,6 +36,10 @@ struct Args {
     /// descriptor number), e.g. one a launcher bound in another network namespace.
     #[arg(long)]
     listen_fd: Option<i32>,
+    /// File holding the bearer token presented to kubelets (their --streaming-token-file)
+    /// for logs, exec, attach and port-forward.
+    #[arg(long)]
+    kubelet_client_token_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     log: daemon::logging::LogArgs,
 }
@@ -49,6 +53,9 @@ async fn main() -> anyhow::Result<()> {
     cfg.service_cluster_ip_range = args.service_cluster_ip_range;
     cfg.service_node_port_range = args.service_node_port_range;
     cfg.compaction_interval = args.etcd_compaction_interval;
+    if let Some(f) = &args.kubelet_client_token_file {
+        cfg.kubelet_client_token = Some(std::fs::read_to_string(f).with_context(|| format!("reading --kubelet-client-token-file {}", f.display()))?);
+    }
     if let Some(fd) = args.listen_fd {
         // SAFETY: the flag hands this process the descriptor; nothing else owns it.
         let l = unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) };

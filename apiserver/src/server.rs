@@ -31,6 +31,9 @@ pub struct Config {
     pub service_node_port_range: String,
     /// Compact etcd history older than this (0 = never).
     pub compaction_interval: Duration,
+    /// Bearer token presented to kubelets when proxying logs, exec, attach and
+    /// port-forward (None: those calls fail with ServiceUnavailable).
+    pub kubelet_client_token: Option<String>,
     /// An already-listening socket to serve as well (the launcher binds the
     /// user's loopback port in another network namespace and hands it over).
     pub inherited_listener: Option<Arc<std::net::TcpListener>>,
@@ -44,6 +47,7 @@ impl Config {
             service_cluster_ip_range: "10.96.0.0/12".into(),
             service_node_port_range: "30000-32767".into(),
             compaction_interval: Duration::from_secs(300),
+            kubelet_client_token: None,
             inherited_listener: None,
         }
     }
@@ -100,7 +104,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .max_encoding_message_size(512 * 1024 * 1024);
     let stopping = Arc::new(AtomicBool::new(false));
     let health = health_checks(store.clone(), stopping.clone());
+    let streaming = proto::v1::streaming_server::StreamingServer::new(crate::grpc::streaming::StreamingProxy::new(store.clone(), cfg.kubelet_client_token.clone()));
     let router = tonic::service::Routes::new(grpc)
+        .add_service(streaming)
         .into_axum_router()
         .merge(daemon::health::router(&health, metrics.registry()))
         .route("/version", get(|| async { serde_json::to_string(&api::version::get()).unwrap_or_default() }));

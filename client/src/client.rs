@@ -15,6 +15,7 @@ const MAX_MESSAGE: usize = 512 * 1024 * 1024;
 #[derive(Clone)]
 pub struct Client {
     grpc: ApiClient<Channel>,
+    channel: Channel,
     /// client-go's token bucket (rest.Config QPS/Burst): every call of [`Api`](crate::Api) takes a token.
     limiter: Option<std::sync::Arc<parking_lot::Mutex<BucketRateLimiter>>>,
 }
@@ -44,8 +45,8 @@ impl Client {
     }
 
     pub fn from_channel(channel: Channel) -> Self {
-        let grpc = ApiClient::new(channel).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE);
-        Client { grpc, limiter: None }
+        let grpc = ApiClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE).max_encoding_message_size(MAX_MESSAGE);
+        Client { grpc, channel, limiter: None }
     }
 
     /// Limits this client (and its clones) to `qps` calls per second with
@@ -71,6 +72,11 @@ impl Client {
     /// The raw gRPC stub, for calls the typed API does not cover.
     pub fn grpc(&self) -> ApiClient<Channel> {
         self.grpc.clone()
+    }
+
+    /// The Streaming service (pods/log, exec, attach, port-forward) on the same connection.
+    pub fn streaming(&self) -> proto::v1::streaming_client::StreamingClient<Channel> {
+        proto::v1::streaming_client::StreamingClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE)
     }
 
     /// The resources the server serves, with their short names and verbs.

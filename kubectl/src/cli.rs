@@ -37,6 +37,10 @@ Cluster Management Commands:
 
 Troubleshooting and Debugging Commands:
   describe        Show details of a specific resource or group of resources
+  logs            Print the logs for a container in a pod
+  attach          Attach to a running container
+  exec            Execute a command in a container
+  port-forward    Forward one or more local ports to a pod
 
 Advanced Commands:
   apply           Apply a configuration to a resource by file name or stdin
@@ -110,6 +114,15 @@ pub enum Command {
     Get(cmd::get::GetArgs),
     /// Show details of a specific resource or group of resources
     Describe(cmd::describe::DescribeArgs),
+    /// Print the logs for a container in a pod
+    Logs(cmd::logs::LogsArgs),
+    /// Attach to a running container
+    Attach(cmd::attach::AttachArgs),
+    /// Execute a command in a container
+    Exec(cmd::exec::ExecArgs),
+    /// Forward one or more local ports to a pod
+    #[command(name = "port-forward")]
+    PortForward(cmd::port_forward::PortForwardArgs),
     /// Create a resource from a file or from stdin
     Create(cmd::create::CreateArgs),
     /// Apply a configuration to a resource by file name or stdin
@@ -166,6 +179,10 @@ impl Command {
         match self {
             Command::Get(_) => "get",
             Command::Describe(_) => "describe",
+            Command::Logs(_) => "logs",
+            Command::Attach(_) => "attach",
+            Command::Exec(_) => "exec",
+            Command::PortForward(_) => "port-forward",
             Command::Create(_) => "create",
             Command::Apply(_) => "apply",
             Command::Delete(_) => "delete",
@@ -234,6 +251,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CmdError> {
     match command {
         Command::Get(a) => cmd::get::run(ctx, a).await,
         Command::Describe(a) => cmd::describe::run(ctx, a).await,
+        Command::Logs(a) => cmd::logs::run(ctx, a).await,
+        Command::Attach(a) => cmd::attach::run(ctx, a).await,
+        Command::Exec(a) => cmd::exec::run(ctx, a).await,
+        Command::PortForward(a) => cmd::port_forward::run(ctx, a).await,
         Command::Create(a) => cmd::create::run(ctx, a).await,
         Command::Apply(a) => cmd::apply::run(ctx, a).await,
         Command::Delete(a) => cmd::delete::run(ctx, a).await,

@@ -104,6 +104,14 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     std::fs::write(flags.root_dir.join("healthz-address"), local.to_string())?;
     tokio::spawn(crate::server::serve(listener, kl.metrics.clone(), stop.clone()));
+    let token = match &flags.streaming_token_file {
+        Some(f) => Some(std::fs::read_to_string(f).with_context(|| format!("reading --streaming-token-file {}", f.display()))?),
+        None => None,
+    };
+    let api_listener = tokio::net::TcpListener::bind((flags.address, flags.port)).await.context("binding the kubelet API address")?;
+    let api_addr = api_listener.local_addr()?;
+    std::fs::write(flags.root_dir.join("kubelet-address"), api_addr.to_string())?;
+    tokio::spawn(crate::server::serve_streaming(api_listener, crate::streaming::StreamingService::new(kl.clone(), token), stop.clone()));
 
     let (capacity, allocatable) = node::resources(&m, &flags);
     let hard = if flags.eviction_hard.is_empty() {
@@ -114,7 +122,7 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
     let ns = node::NodeStatus {
         capacity,
         allocatable,
-        healthz_port: local.port(),
+        kubelet_port: api_addr.port(),
         root_dir: flags.root_dir.clone(),
         image_dir: flags.root_dir.join("images"),
         thresholds: crate::eviction::parse_thresholds(&hard).map_err(anyhow::Error::msg)?,

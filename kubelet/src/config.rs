@@ -49,6 +49,17 @@ pub struct Flags {
     /// address is written to <root-dir>/healthz-address).
     #[arg(long, default_value = "127.0.0.1:10248")]
     pub healthz_bind_address: String,
+    /// IP address to serve the kubelet API (logs, exec, attach, port-forward) on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub address: std::net::IpAddr,
+    /// Port of the kubelet API, reported as the node's daemonEndpoints.kubeletEndpoint
+    /// (0 picks a free one; the chosen address is written to <root-dir>/kubelet-address).
+    #[arg(long, default_value_t = 10250)]
+    pub port: u16,
+    /// File holding the bearer token callers of the kubelet API (the apiserver, given it
+    /// by --kubelet-client-token-file) must present; without it the API refuses every call.
+    #[arg(long)]
+    pub streaming_token_file: Option<PathBuf>,
     /// Path of the kubelet-shim binary (default: next to this binary).
     #[arg(long)]
     pub shim_path: Option<PathBuf>,

@@ -24,5 +24,6 @@ pub mod runtime;
 pub mod security;
 pub mod server;
 pub mod static_pods;
+pub mod streaming;
 pub mod status;
 pub mod volumes;

@@ -99,7 +99,8 @@ pub fn labels(node: &str, flags: &Flags) -> BTreeMap<String, String> {
 pub struct NodeStatus {
     pub capacity: Value,
     pub allocatable: Value,
-    pub healthz_port: u16,
+    /// The kubelet API's port (daemonEndpoints.kubeletEndpoint).
+    pub kubelet_port: u16,
     /// Where the eviction signals are measured: nodefs, imagefs.
     pub root_dir: std::path::PathBuf,
     pub image_dir: std::path::PathBuf,
@@ -176,7 +177,7 @@ fn status_body(kl: &Kubelet, ns: &NodeStatus, prev: Option<&Value>) -> Value {
         "allocatable": ns.allocatable,
         "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": kl.host_ip}, {"type": "Hostname", "address": kl.node_name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": ns.healthz_port}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": ns.kubelet_port}},
         "nodeInfo": {
             "machineID": read_trim("/etc/machine-id"),
             "systemUUID": read_trim("/sys/class/dmi/id/product_uuid"),

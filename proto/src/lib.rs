@@ -13,5 +13,8 @@ pub use v1::*;
 /// The content type every component uses for object bodies today.
 pub const JSON: &str = "application/json";
 
+/// Metadata key the apiserver presents its kubelet credential under (`Bearer <token>`).
+pub const AUTHORIZATION_KEY: &str = "authorization";
+
 /// gRPC metadata key (binary) carrying an encoded [`v1::Status`] on errors.
 pub const STATUS_DETAILS_KEY: &str = "ferrokube-status-bin";

@@ -12,6 +12,8 @@ use tonic::{Request, Response, Status};
 use crate::metrics::Metrics;
 use crate::store::{self, Store, Target};
 
+pub mod streaming;
+
 pub struct ApiService {
     store: Arc<Store>,
     metrics: Arc<Metrics>,

@@ -2,6 +2,8 @@
 
 pub mod api_resources;
 pub mod apply;
+pub mod attach;
+pub mod attachable;
 pub mod common;
 pub mod config;
 pub mod create;
@@ -9,12 +11,15 @@ pub mod create_gen;
 pub mod delete;
 pub mod describe;
 pub mod edit;
+pub mod exec;
 pub mod explain;
 pub mod expose;
 pub mod get;
 pub mod label;
+pub mod logs;
 pub mod node;
 pub mod patch;
+pub mod port_forward;
 pub mod replace;
 pub mod rollout;
 pub mod run;

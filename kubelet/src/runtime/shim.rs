@@ -37,6 +37,9 @@ const USAGE: &str = "usage:
       run a command in the running container whose init is <init-pid> (its cgroups,
       namespaces, credentials and environment); its output on stdout, then on stderr
       `exit <code>`, `timeout` or `err <msg>`
+  kubelet-shim exec-stream <init-pid> <tty:0|1> <arg>...
+      the same, interactive: the command gets this process's stdin/stdout/stderr
+      (a pty slave when tty is 1) and dies with it; `exit <code>` or `err <msg>` on fd 3
   (the long-lived half of `start` is kubelet-monitor, embedded in this binary)";
 
 /// Entry point of the `kubelet-shim` binary.
@@ -55,6 +58,7 @@ pub fn main() -> i32 {
             }
         },
         Some("exec") if args.len() >= 5 => super::shim_exec::run(&args[2..]),
+        Some("exec-stream") if args.len() >= 5 => super::shim_exec::run_stream(&args[2..]),
         Some("sandbox") if args.len() >= 5 => match super::shim_sandbox::run(&args[2..]) {
             Ok(s) => {
                 println!("ok {}", s.pid);

@@ -102,7 +102,17 @@ fn join_cgroups(pid: i32) {
     }
 }
 
-fn exec(pid: i32, timeout: Duration, argv: &[String]) -> Result<(Vec<u8>, Option<i32>), String> {
+/// What the exec'd command runs as and with, after this process entered the
+/// container's cgroups and namespaces.
+struct Entered {
+    creds: Creds,
+    env: Vec<CString>,
+    exe: CString,
+}
+
+/// Join the cgroups and namespaces of the container whose init is `pid`, and
+/// resolve `argv[0]` in its PATH.
+fn enter(pid: i32, argv: &[String]) -> Result<Entered, String> {
     if argv.is_empty() {
         return Err("no command".into());
     }
@@ -127,6 +137,11 @@ fn exec(pid: i32, timeout: Duration, argv: &[String]) -> Result<(Vec<u8>, Option
         .find_map(|e| e.to_str().ok()?.strip_prefix("PATH=").map(str::to_string))
         .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     let exe = resolve(&argv[0], &path_var).ok_or_else(|| format!("exec: {:?}: executable file not found in $PATH", argv[0]))?;
+    Ok(Entered { creds, env, exe })
+}
+
+fn exec(pid: i32, timeout: Duration, argv: &[String]) -> Result<(Vec<u8>, Option<i32>), String> {
+    let e = enter(pid, argv)?;
     let (rd, wr) = pipe().map_err(|e| format!("pipe: {e}"))?;
     let child = unsafe { libc::fork() };
     if child < 0 {
@@ -134,12 +149,64 @@ fn exec(pid: i32, timeout: Duration, argv: &[String]) -> Result<(Vec<u8>, Option
     }
     if child == 0 {
         drop(rd);
-        child_exec(&creds, &exe, argv, &env, wr);
+        child_exec(&e.creds, &e.exe, argv, &e.env, Stdio::Capture(wr));
     }
     drop(wr);
     let out = read_bounded(&rd, timeout);
     let code = wait_child(child, out.1);
     Ok((out.0, code))
+}
+
+/// `exec-stream <init-pid> <tty:0|1> <arg>...`: an interactive exec (kubectl
+/// exec). The command gets this process's stdin, stdout and stderr (pipes, or
+/// the slave of a pty the kubelet opened: then it becomes the session leader
+/// with that terminal as its controlling one). It dies with this process
+/// (parent-death signal), which the kubelet kills when the caller goes away.
+/// The verdict, `exit <code>` or `err <message>`, goes to fd 3.
+pub fn run_stream(a: &[String]) -> i32 {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the kubelet opens fd 3 for the verdict; nothing else here owns it.
+    let mut verdict = unsafe { std::fs::File::from_raw_fd(3) };
+    let result = (|| {
+        let pid: i32 = a[0].parse().map_err(|_| format!("bad pid {:?}", a[0]))?;
+        let tty = a[1] == "1";
+        let argv = &a[2..];
+        let e = enter(pid, argv)?;
+        unsafe { libc::fcntl(3, libc::F_SETFD, libc::FD_CLOEXEC) };
+        let child = unsafe { libc::fork() };
+        if child < 0 {
+            return Err(format!("fork: {}", errno()));
+        }
+        if child == 0 {
+            child_exec(&e.creds, &e.exe, argv, &e.env, Stdio::Inherit { tty });
+        }
+        // Only the child uses the terminal or pipes from here on.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+        }
+        Ok(wait_child(child, false).unwrap_or(137))
+    })();
+    match result {
+        Ok(code) => {
+            let _ = writeln!(verdict, "exit {code}");
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(verdict, "err {e}");
+            1
+        }
+    }
+}
+
+/// Where the exec'd command's standard fds go.
+enum Stdio {
+    /// stdin from /dev/null, stdout and stderr into this pipe (probes, hooks).
+    Capture(OwnedFd),
+    /// Keep the shim's own (interactive exec); `tty`: they are a pty slave.
+    Inherit { tty: bool },
 }
 
 fn resolve(cmd: &str, path: &str) -> Option<CString> {
@@ -152,12 +219,21 @@ fn resolve(cmd: &str, path: &str) -> Option<CString> {
 
 /// In the forked child (inside the container's namespaces): become what the
 /// container's init is, then exec. Never returns.
-fn child_exec(c: &Creds, exe: &CString, argv: &[String], env: &[CString], out: OwnedFd) -> ! {
+fn child_exec(c: &Creds, exe: &CString, argv: &[String], env: &[CString], stdio: Stdio) -> ! {
     unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-        libc::dup2(null, 0);
-        libc::dup2(out.as_raw_fd(), 1);
-        libc::dup2(out.as_raw_fd(), 2);
+        match &stdio {
+            Stdio::Capture(out) => {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                libc::dup2(null, 0);
+                libc::dup2(out.as_raw_fd(), 1);
+                libc::dup2(out.as_raw_fd(), 2);
+            }
+            Stdio::Inherit { tty: true } => {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+            }
+            Stdio::Inherit { tty: false } => {}
+        }
         for cap in 0..64 {
             if c.cap_bnd & (1u64 << cap) == 0 {
                 libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
@@ -191,6 +267,10 @@ fn child_exec(c: &Creds, exe: &CString, argv: &[String], env: &[CString], out: O
         libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr());
         if c.no_new_privs {
             libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        }
+        // After setuid, which clears it: die with the shim (interactive exec).
+        if matches!(stdio, Stdio::Inherit { .. }) {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         }
         let args: Vec<CString> = argv.iter().filter_map(|a| CString::new(a.as_str()).ok()).collect();
         let mut argp: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
