@@ -6,16 +6,17 @@
 //! One cluster serves every scenario: `up` builds the test images and starts
 //! five daemons, which costs more than most scenarios.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client::informer::{Informer, InformerConfig, InformerEvent};
 use client::Api;
 use e2e::Cluster;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 
@@ -136,6 +137,80 @@ impl Drop for PodCounter {
     }
 }
 
+/// The Jobs a CronJob created and the ones later deleted, as a watch saw
+/// them (a poll could miss a Job that came and went between two looks).
+struct CronJobJobs {
+    created: Arc<Mutex<Vec<String>>>,
+    deleted: Arc<Mutex<HashSet<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CronJobJobs {
+    async fn start(c: &Cluster, ns: &str, cronjob: &str) -> CronJobJobs {
+        let client = c.client().await.expect("client");
+        let informer = Informer::new(Api::<Job>::namespaced(client, ns), InformerConfig::default());
+        let mut events = informer.subscribe();
+        let runner = informer.clone();
+        tokio::spawn(async move { runner.run().await });
+        informer.wait_synced().await;
+        let (created, deleted) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(HashSet::new())));
+        let (cr, de, owner) = (created.clone(), deleted.clone(), cronjob.to_string());
+        let task = tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                let job = ev.object();
+                let owned = job.metadata.owner_references.iter().flatten().any(|r| r.kind == "CronJob" && r.name == owner && r.controller == Some(true));
+                if !owned {
+                    continue;
+                }
+                let name = job.metadata.name.clone().unwrap_or_default();
+                match &ev {
+                    InformerEvent::Added(_) => cr.lock().unwrap().push(name),
+                    InformerEvent::Deleted(_) => {
+                        de.lock().unwrap().insert(name);
+                    }
+                    InformerEvent::Updated { .. } => {}
+                }
+            }
+        });
+        CronJobJobs { created, deleted, task }
+    }
+
+    fn created(&self) -> Vec<String> {
+        self.created.lock().unwrap().clone()
+    }
+
+    fn deleted(&self) -> HashSet<String> {
+        self.deleted.lock().unwrap().clone()
+    }
+}
+
+impl Drop for CronJobJobs {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Jobs `cronjob` controls now: name -> whether the Complete condition is True.
+fn cronjob_jobs(c: &Cluster, cronjob: &str) -> HashMap<String, bool> {
+    let list = kubectl_json(c, &["get", "jobs"]);
+    list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|j| j["metadata"]["ownerReferences"].as_array().is_some_and(|o| o.iter().any(|r| r["kind"] == "CronJob" && r["name"] == cronjob)))
+        .map(|j| {
+            let complete = j["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Complete" && c["status"] == "True"));
+            (j["metadata"]["name"].as_str().unwrap_or_default().to_string(), complete)
+        })
+        .collect()
+}
+
+/// The scheduled minute a CronJob's Job name carries (`<cronjob>-<minutes since the epoch>`).
+fn scheduled_minute(job: &str) -> u64 {
+    job.rsplit_once('-').and_then(|(_, m)| m.parse().ok()).unwrap_or_else(|| panic!("job name {job:?} does not end in the scheduled minute"))
+}
+
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
@@ -144,6 +219,19 @@ fn is_root() -> bool {
 async fn deployments_jobs_namespaces_and_orphans_with_real_containers() {
     assert!(is_root(), "this test needs root: `ferrokube up` starts a node (kubelet) only as root, and these scenarios need running pods");
     let c = Cluster::up().expect("ferrokube up");
+
+    // 0. A CronJob every minute keeping one successful Job: created first and
+    // checked last (step 7), so its Jobs come at minute boundaries while the
+    // other scenarios run.
+    let cron = c.workdir.path().join("cronjob.yaml");
+    std::fs::write(
+        &cron,
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: hello\nspec:\n  schedule: \"*/1 * * * *\"\n  successfulJobsHistoryLimit: 1\n  failedJobsHistoryLimit: 1\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - name: hello\n            image: busybox\n            command: [\"sh\", \"-c\", \"date; echo Hello from the Kubernetes cluster\"]\n",
+    )
+    .unwrap();
+    let cron_jobs = CronJobJobs::start(&c, "default", "hello").await;
+    let out = kubectl(&c, &["create", "-f", cron.to_str().unwrap()]);
+    assert_eq!(out.trim(), "cronjob.batch/hello created");
 
     // 1. A Deployment reaches 3/3 Ready.
     let out = kubectl(&c, &["create", "deployment", "kubia", "--image=luksa/kubia", "--replicas=3"]);
@@ -272,4 +360,44 @@ async fn deployments_jobs_namespaces_and_orphans_with_real_containers() {
         assert!(out.status.success(), "{}", text(&out));
         assert_eq!(text(&out).trim(), "No resources found in doomed namespace.", "kubectl get {kind} -n doomed");
     }
+
+    // 7. The CronJob: a Job each scheduled minute, and only the newest
+    // successful one kept (successfulJobsHistoryLimit 1), older ones deleted
+    // with their pods.
+    let (created, kept) = eventually("cronjob hello: two Jobs created, the older deleted, one successful kept", Duration::from_secs(240), || {
+        let created = cron_jobs.created();
+        let deleted = cron_jobs.deleted();
+        let now = cronjob_jobs(&c, "hello");
+        let complete: Vec<&String> = now.iter().filter(|(_, done)| **done).map(|(n, _)| n).collect();
+        let ok = created.len() >= 2 && deleted.contains(&created[0]) && complete.len() == 1;
+        ok.then(|| (created.clone(), complete[0].clone())).ok_or_else(|| format!("created {created:?}, deleted {deleted:?}, now {now:?}"))
+    })
+    .await;
+    let minutes: Vec<u64> = created.iter().map(|j| scheduled_minute(j)).collect();
+    assert!(minutes.windows(2).all(|w| w[0] < w[1]), "one Job per scheduled minute, in order: {created:?}");
+    assert!(!cron_jobs.deleted().contains(&kept), "the kept Job {kept} is not one deleted: {:?}", cron_jobs.deleted());
+    // Deleted Jobs take their pods along (background propagation, by the garbage collector).
+    let first = created[0].clone();
+    eventually(&format!("the pods of deleted Job {first} gone"), Duration::from_secs(60), || {
+        let pods = kubectl_json(&c, &["get", "pods", "-l", &format!("job-name={first}")]);
+        pods["items"].as_array().is_none_or(|i| i.is_empty()).then_some(()).ok_or_else(|| pods.to_string())
+    })
+    .await;
+    let kept_job = kubectl_json(&c, &["get", "job", &kept]);
+    assert_eq!(kept_job["status"]["succeeded"], 1, "{}", kept_job["status"]);
+    assert!(
+        kept_job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"].as_str().is_some_and(|t| t.ends_with(":00Z")),
+        "a whole-minute scheduled timestamp on {kept}: {}",
+        kept_job["metadata"]
+    );
+    let cj = kubectl_json(&c, &["get", "cronjob", "hello"]);
+    assert_eq!(cj["spec"]["schedule"], "*/1 * * * *");
+    assert!(cj["status"]["lastScheduleTime"].is_string() && cj["status"]["lastSuccessfulTime"].is_string(), "{}", cj["status"]);
+    let out = kubectl(&c, &["delete", "cronjob", "hello"]);
+    assert!(out.trim().starts_with("cronjob.batch \"hello\" deleted"), "{out}");
+    eventually("cronjob hello's Jobs collected after it is deleted", Duration::from_secs(60), || {
+        let now = cronjob_jobs(&c, "hello");
+        now.is_empty().then_some(()).ok_or_else(|| format!("{now:?}"))
+    })
+    .await;
 }
