@@ -21,6 +21,7 @@ pub mod probes;
 pub mod process;
 pub mod qos;
 pub mod runtime;
+pub mod seccomp;
 pub mod security;
 pub mod server;
 pub mod static_pods;

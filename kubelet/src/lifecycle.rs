@@ -19,12 +19,20 @@ async fn run_hook(kl: &Kubelet, pod: &Pod, c: &Container, h: &LifecycleHandler, 
     if let Some(e) = &h.exec {
         let cmd = e.command.clone().unwrap_or_default();
         let shown = format!("[{}]", cmd.join(" "));
-        return match actions::exec(&kl.runtime.shim, init_pid, &cmd, limit).await {
-            Outcome::Success(_) => Ok(()),
-            Outcome::Failure(out) => {
-                Err(format!("Exec lifecycle hook ({shown}) {who} failed - error: command '{}' exited with non-zero code, message: {out:?}", cmd.join(" ")))
+        // upstream: CRI ExecSync's "command '<cmd>' exited with <code>: <stderr>"
+        // (stdout and stderr arrive combined here, so the stderr part is empty)
+        // and the output as the message.
+        return match actions::run_in_container(&kl.runtime.shim, init_pid, &cmd, limit).await {
+            Ok((_, actions::Exited::Code(0))) => Ok(()),
+            Ok((out, actions::Exited::Code(code))) => {
+                Err(format!("Exec lifecycle hook ({shown}) {who} failed - error: command '{}' exited with {code}: , message: {out:?}", cmd.join(" ")))
             }
-            Outcome::Error(e) => Err(format!("Exec lifecycle hook ({shown}) {who} failed - error: {e}, message: \"\"")),
+            Ok((out, actions::Exited::Timeout)) => Err(format!(
+                "Exec lifecycle hook ({shown}) {who} failed - error: command '{}' timed out after {}, message: {out:?}",
+                cmd.join(" "),
+                crate::events::go_duration(limit)
+            )),
+            Err(e) => Err(format!("Exec lifecycle hook ({shown}) {who} failed - error: {e}, message: \"\"")),
         };
     }
     if let Some(g) = &h.http_get {

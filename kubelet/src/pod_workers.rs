@@ -784,11 +784,11 @@ async fn start(
             return;
         }
     };
-    let sec = match crate::security::resolve(pod, c, &img.config.user) {
+    let sec = match crate::security::resolve(pod, c, &img.config.user, &kl.runtime.root.join("seccomp")) {
         Ok(s) => s,
-        Err(message) => {
+        Err((reason, message)) => {
             kl.events.failed(pod, &c.name, &message);
-            w.waiting.insert(c.name.clone(), Waiting { reason: "CreateContainerConfigError".into(), message });
+            w.waiting.insert(c.name.clone(), Waiting { reason: reason.into(), message });
             notify_later(notify, Duration::from_secs(5));
             return;
         }
@@ -798,12 +798,14 @@ async fn start(
     }
     let (uid, gid) = (sec.uid, sec.gid);
     // fsGroup: the pod's writable local volumes belong to its group (upstream's SetVolumeOwnership).
-    if let Some(fs) = pod.spec.as_ref().and_then(|s| s.security_context.as_ref()).and_then(|s| s.fs_group) {
+    let psc = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
+    if let Some(fs) = psc.and_then(|s| s.fs_group) {
+        let policy = psc.and_then(|s| s.fs_group_change_policy.as_deref());
         for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
             let owned = v.empty_dir.is_some() || v.config_map.is_some() || v.secret.is_some() || v.downward_api.is_some() || v.projected.is_some();
             if owned && c.volume_mounts.iter().flatten().any(|m| m.name == v.name) {
                 if let Some(vol) = volumes.get(&v.name) {
-                    crate::security::set_volume_ownership(&vol.access, fs as u32);
+                    crate::security::set_volume_ownership(&vol.access, fs as u32, policy);
                 }
             }
         }

@@ -2,7 +2,8 @@
 //! it into the OCI process: user and groups (runAsUser/runAsGroup,
 //! supplementalGroups, fsGroup), the runAsNonRoot check with upstream's
 //! messages, capabilities (containerd's default set, add/drop, privileged),
-//! no_new_privs, a read-only rootfs, procMount and namespaced sysctls.
+//! no_new_privs, a read-only rootfs, procMount, namespaced sysctls and the
+//! seccomp profile (`crate::seccomp`).
 //! What the node cannot honour is reported (`unsupported`), never dropped.
 
 use crate::runtime::spec::{Security, DEFAULT_CAPS};
@@ -48,9 +49,19 @@ fn cap_name(c: &str) -> String {
     if c.starts_with("CAP_") { c } else { format!("CAP_{c}") }
 }
 
-/// Resolve the container's security settings. Err: upstream's
-/// CreateContainerConfigError message (runAsNonRoot, forbidden sysctls).
-pub fn resolve(pod: &Pod, c: &Container, image_user: &str) -> Result<Resolved, String> {
+/// Upstream's Waiting reasons for a container whose settings cannot be applied.
+pub const CONFIG_ERROR: &str = "CreateContainerConfigError";
+pub const CREATE_ERROR: &str = "CreateContainerError";
+
+/// Resolve the container's security settings; Localhost seccomp profiles are
+/// read below `seccomp_root`. Err: upstream's reason and message
+/// (CreateContainerConfigError for runAsNonRoot and forbidden sysctls,
+/// CreateContainerError for a seccomp profile the runtime cannot load).
+pub fn resolve(pod: &Pod, c: &Container, image_user: &str, seccomp_root: &std::path::Path) -> Result<Resolved, (&'static str, String)> {
+    resolve_config(pod, c, image_user, seccomp_root).map_err(|m| (CONFIG_ERROR, m))?
+}
+
+fn resolve_config(pod: &Pod, c: &Container, image_user: &str, seccomp_root: &std::path::Path) -> Result<Result<Resolved, (&'static str, String)>, String> {
     let spec = pod.spec.clone().unwrap_or_default();
     let psc = spec.security_context.clone().unwrap_or_default();
     let sc = c.security_context.clone().unwrap_or_default();
@@ -122,10 +133,12 @@ pub fn resolve(pod: &Pod, c: &Container, image_user: &str) -> Result<Resolved, S
         sysctls.insert(s.name.clone(), s.value.clone());
     }
 
-    let seccomp = sc.seccomp_profile.as_ref().or(psc.seccomp_profile.as_ref());
-    if let Some(p) = seccomp.filter(|p| p.type_ != "Unconfined") {
-        unsupported.push(format!("securityContext.seccompProfile type {} (this node runs containers without seccomp filters)", p.type_));
-    }
+    // As containerd: privileged containers run without a seccomp filter.
+    let seccomp = if privileged { Ok(None) } else { crate::seccomp::oci(crate::seccomp::profile(pod, c), &caps, seccomp_root) };
+    let seccomp = match seccomp {
+        Ok(s) => s,
+        Err(m) => return Ok(Err((CREATE_ERROR, m))),
+    };
     if sc.app_armor_profile.as_ref().or(psc.app_armor_profile.as_ref()).is_some_and(|p| p.type_ != "Unconfined") {
         unsupported.push("securityContext.appArmorProfile (AppArmor is not enabled on this node)".into());
     }
@@ -133,7 +146,7 @@ pub fn resolve(pod: &Pod, c: &Container, image_user: &str) -> Result<Resolved, S
         unsupported.push("spec.hostUsers false (no user namespaces on this node)".into());
     }
 
-    Ok(Resolved {
+    Ok(Ok(Resolved {
         uid: uid.unwrap_or(0),
         gid,
         security: Security {
@@ -144,15 +157,60 @@ pub fn resolve(pod: &Pod, c: &Container, image_user: &str) -> Result<Resolved, S
             privileged,
             unmasked_proc: sc.proc_mount.as_deref() == Some("Unmasked"),
             sysctls,
+            seccomp,
+            devices: if privileged { host_devices() } else { Vec::new() },
         },
         unsupported,
-    })
+    }))
+}
+
+/// The host's device nodes, for a privileged container (containerd's
+/// WithHostDevices, runc's HostDevices): everything below /dev except the
+/// pts, shm, mqueue and fd directories, symlinks, the console and ptmx (the
+/// runtime makes its own /dev/pts, ptmx link and console).
+pub fn host_devices() -> Vec<serde_json::Value> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    fn walk(dir: &std::path::Path, out: &mut Vec<serde_json::Value>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+            let name = e.file_name().to_string_lossy().to_string();
+            let ft = md.file_type();
+            if ft.is_dir() {
+                if !["pts", "shm", "mqueue", "fd", ".lxc", ".lxd-mounts", ".udev"].contains(&name.as_str()) {
+                    walk(&p, out);
+                }
+                continue;
+            }
+            if dir == std::path::Path::new("/dev") && (name == "console" || name == "ptmx") {
+                continue;
+            }
+            let kind = if ft.is_char_device() { "c" } else if ft.is_block_device() { "b" } else { continue };
+            let rdev = md.rdev();
+            out.push(serde_json::json!({"path": p, "type": kind, "major": libc::major(rdev), "minor": libc::minor(rdev),
+                "fileMode": md.mode() & 0o777, "uid": md.uid(), "gid": md.gid()}));
+        }
+    }
+    let mut out = Vec::new();
+    walk(std::path::Path::new("/dev"), &mut out);
+    out
 }
 
 /// upstream's SetVolumeOwnership: every file of the volume gets group fsGroup,
 /// group rw (and x for directories, with setgid so new files inherit the group).
-pub fn set_volume_ownership(dir: &std::path::Path, fs_group: u32) {
+/// With fsGroupChangePolicy OnRootMismatch nothing is walked when the volume's
+/// root already has that group and those bits (upstream's skipPermissionChange);
+/// Always (the default) walks every time.
+pub fn set_volume_ownership(dir: &std::path::Path, fs_group: u32, change_policy: Option<&str>) {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if change_policy == Some("OnRootMismatch") {
+        if let Ok(md) = std::fs::metadata(dir) {
+            let bits = if md.is_dir() { 0o2070 } else { 0o060 };
+            if md.gid() == fs_group && md.mode() & bits == bits {
+                return;
+            }
+        }
+    }
     fn walk(p: &std::path::Path, gid: u32) {
         let Ok(md) = std::fs::symlink_metadata(p) else { return };
         if md.file_type().is_symlink() {

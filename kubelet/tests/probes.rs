@@ -5,44 +5,12 @@ mod common;
 
 use client::{Api, DeleteParams, PostParams};
 use common::node::TestNode;
+use common::pods::*;
 use common::*;
 use k8s_openapi::api::core::v1::Pod;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use testing::TestCluster;
-
-const LONG: Duration = Duration::from_secs(90);
-
-fn pod(name: &str, node: &str, spec: Value) -> Pod {
-    let mut spec = spec;
-    spec["nodeName"] = json!(node);
-    serde_json::from_value(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})).unwrap()
-}
-
-async fn wait_pod(api: &Api<Pod>, name: &str, what: &str, f: impl Fn(&Value) -> bool) -> Value {
-    let start = Instant::now();
-    let mut last = Value::Null;
-    loop {
-        if let Ok(Some(p)) = api.get_opt(name).await {
-            last = serde_json::to_value(&p).unwrap();
-            if f(&last) {
-                return last;
-            }
-        }
-        if start.elapsed() > LONG {
-            panic!("timed out waiting for {what}; last: {}", serde_json::to_string_pretty(&last["status"]).unwrap());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{:06x}", rand::random::<u32>() & 0xffffff)
-}
-
-fn condition(p: &Value, t: &str) -> String {
-    p["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == t).and_then(|c| c["status"].as_str()).unwrap_or("").to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_exec_liveness_probe_restarts_the_container() {
@@ -221,4 +189,83 @@ async fn sidecar_init_container_runs_beside_the_main_one_and_stops_with_it() {
     let done = wait_pod(&pods, "side", "Succeeded", |p| p["status"]["phase"] == "Succeeded").await;
     assert_eq!(done["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"], 0);
     wait_pod(&pods, "side", "sidecar stopped", |p| p["status"]["initContainerStatuses"][1]["state"]["terminated"].is_object()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_readiness_probe_follows_the_health_service() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("grpc", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+        "readinessProbe": {"grpc": {"port": 9555, "service": "app"}, "periodSeconds": 1}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let running = wait_pod(&pods, "grpc", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    // Nothing listens yet.
+    wait_event(&tc.client, "default", "grpc", "Unhealthy", |m| m.starts_with("Readiness probe failed: ") && m.contains("failed to connect service")).await;
+    assert_eq!(condition(&running, "Ready"), "False");
+
+    // The health server, in the pod's network namespace (see common::grpc_health).
+    let uid = running["metadata"]["uid"].as_str().unwrap();
+    let sandbox = kubelet::runtime::shim_state::SandboxState::load(&node.root().join("pods").join(uid).join("sandbox.json")).unwrap();
+    let health = grpc_health::Health::default();
+    health.set("app", grpc_health::SERVING);
+    let _server = grpc_health::serve_in_netns(sandbox.pid, 9555, health.clone());
+    let ready = wait_pod(&pods, "grpc", "Ready", |p| condition(p, "Ready") == "True").await;
+    assert_eq!(ready["status"]["containerStatuses"][0]["ready"], true);
+    assert!(health.asked.lock().iter().all(|s| s == "app"), "the probe names its service: {:?}", health.asked.lock());
+
+    health.set("app", grpc_health::NOT_SERVING);
+    wait_pod(&pods, "grpc", "not Ready", |p| condition(p, "Ready") == "False").await;
+    wait_event(&tc.client, "default", "grpc", "Unhealthy", |m| m == "Readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")").await;
+    pods.delete("grpc", &DeleteParams::default()).await.unwrap();
+}
+
+/// Kubernetes in Action chapter 17: a postStart hook that fails (exit 15) gets the
+/// container killed with upstream's event; a preStop httpGet hook nothing answers
+/// is reported and does not hold deletion back; a termination message file.
+#[tokio::test(flavor = "multi_thread")]
+async fn book_chapter_17_hooks_and_termination_message() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = unique("node");
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let hook = "echo 'hook will fail with exit code 15'; sleep 5 ; exit 15";
+    let p = pod("pod-with-poststart-hook", &name, json!({"terminationGracePeriodSeconds": 1, "containers": [{"name": "kubia", "image": "busybox",
+        "command": ["sleep", "600"], "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", hook]}}}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let p = pod("pod-with-prestop-http-hook", &name, json!({"containers": [{"name": "kubia", "image": "busybox", "command": ["sleep", "600"],
+        "lifecycle": {"preStop": {"httpGet": {"port": 8080, "path": "shutdown"}}}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let p = pod("pod-with-termination-message", &name, json!({"containers": [{"name": "main", "image": "busybox",
+        "command": ["sh", "-c", "echo \"I've had enough\" > /var/termination-reason ; exit 1"], "terminationMessagePath": "/var/termination-reason"}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+
+    let post = wait_pod(&pods, "pod-with-poststart-hook", "uid", |p| p["metadata"]["uid"].is_string()).await;
+    let e = wait_event(&tc.client, "default", "pod-with-poststart-hook", "FailedPostStartHook", |_| true).await;
+    assert_eq!(
+        e.message.as_deref().unwrap(),
+        format!(
+            "Exec lifecycle hook ([sh -c {hook}]) for Container \"kubia\" in Pod \"pod-with-poststart-hook_default({})\" failed - error: command 'sh -c {hook}' exited with 15: , message: \"hook will fail with exit code 15\\n\"",
+            post["metadata"]["uid"].as_str().unwrap()
+        )
+    );
+    wait_event(&tc.client, "default", "pod-with-poststart-hook", "Killing", |m| m == "FailedPostStartHook").await;
+
+    let msg = wait_pod(&pods, "pod-with-termination-message", "a termination message", |p| {
+        let cs = &p["status"]["containerStatuses"][0];
+        cs["lastState"]["terminated"]["message"].is_string() || cs["state"]["terminated"]["message"].is_string()
+    })
+    .await;
+    let cs = &msg["status"]["containerStatuses"][0];
+    let t = if cs["state"]["terminated"].is_object() { &cs["state"]["terminated"] } else { &cs["lastState"]["terminated"] };
+    assert_eq!(t["message"], "I've had enough\n");
+    assert_eq!(t["exitCode"], 1);
+
+    wait_pod(&pods, "pod-with-prestop-http-hook", "running", |p| p["status"]["containerStatuses"][0]["state"]["running"].is_object()).await;
+    pods.delete("pod-with-prestop-http-hook", &DeleteParams::default()).await.unwrap();
+    let e = wait_event(&tc.client, "default", "pod-with-prestop-http-hook", "FailedPreStopHook", |_| true).await;
+    let m = e.message.unwrap();
+    assert!(m.starts_with("HTTP lifecycle hook (shutdown) for Container \"kubia\" in Pod \"pod-with-prestop-http-hook_default("), "{m}");
+    assert!(m.contains(":8080/shutdown\": ") && m.ends_with(", message: \"\""), "{m}");
 }

@@ -387,3 +387,94 @@ async fn restarted_kubelet_keeps_updating_a_secret_volume() {
     assert!(mounts_under(&node.root()).is_empty(), "host mounts: {:?}", mounts_under(&node.root()));
     delete_and_wait(&pods, &node, &now).await;
 }
+
+/// Kubernetes in Action chapter 8: the downward API as environment variables
+/// (downward-api-env.yaml) and as a volume (downward-api-volume.yaml), with the
+/// book's resources (memory limit 4Mi) and its multi-line annotation.
+#[tokio::test(flavor = "multi_thread")]
+async fn book_chapter_8_downward_api_env_and_volume() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let resources = json!({"requests": {"cpu": "15m", "memory": "100Ki"}, "limits": {"cpu": "100m", "memory": "4Mi"}});
+    let field = |n: &str, f: &str| json!({"name": n, "valueFrom": {"fieldRef": {"fieldPath": f}}});
+    let env: Pod = serde_json::from_value(json!({"metadata": {"name": "downward-env"}, "spec": {"nodeName": name, "restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "busybox", "resources": resources,
+            "command": ["sh", "-c", "env | grep -E '^(POD_|NODE_NAME|SERVICE_ACCOUNT|CONTAINER_)' | sort"],
+            "env": [field("POD_NAME", "metadata.name"), field("POD_NAMESPACE", "metadata.namespace"), field("POD_IP", "status.podIP"),
+                field("NODE_NAME", "spec.nodeName"), field("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+                {"name": "CONTAINER_CPU_REQUEST_MILLICORES", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
+                {"name": "CONTAINER_MEMORY_LIMIT_KIBIBYTES", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Ki"}}}]}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &env).await.unwrap();
+    let files = "podName podNamespace labels annotations containerCpuRequestMilliCores containerMemoryLimitBytes";
+    let item = |p: &str, f: &str| json!({"path": p, "fieldRef": {"fieldPath": f}});
+    let vol: Pod = serde_json::from_value(json!({"metadata": {"name": "downward", "labels": {"foo": "bar"},
+            "annotations": {"key1": "value1", "key2": "multi\nline\nvalue\n"}},
+        "spec": {"nodeName": name, "restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "busybox", "resources": resources,
+            "command": ["sh", "-c", format!("for f in {files}; do echo \"== $f\"; cat /etc/downward/$f; echo; done")],
+            "volumeMounts": [{"name": "downward", "mountPath": "/etc/downward"}]}],
+        "volumes": [{"name": "downward", "downwardAPI": {"items": [
+            item("podName", "metadata.name"), item("podNamespace", "metadata.namespace"),
+            item("labels", "metadata.labels"), item("annotations", "metadata.annotations"),
+            {"path": "containerCpuRequestMilliCores", "resourceFieldRef": {"containerName": "main", "resource": "requests.cpu", "divisor": "1m"}},
+            {"path": "containerMemoryLimitBytes", "resourceFieldRef": {"containerName": "main", "resource": "limits.memory", "divisor": 1}}]}}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &vol).await.unwrap();
+
+    let done = wait_pod(&pods, "downward-env", "finished", LONG, |p| phase(p) == "Succeeded" || phase(p) == "Failed").await;
+    assert_eq!(phase(&done), "Succeeded", "{}", done["status"]);
+    let sa = done["spec"]["serviceAccountName"].as_str().unwrap_or("");
+    let ip = done["status"]["podIP"].as_str().unwrap_or("");
+    assert_eq!(
+        log_lines(&node, &done, "main"),
+        [
+            "CONTAINER_CPU_REQUEST_MILLICORES=15".to_string(),
+            "CONTAINER_MEMORY_LIMIT_KIBIBYTES=4096".into(),
+            format!("NODE_NAME={name}"),
+            "POD_IP=".to_string() + ip,
+            "POD_NAME=downward-env".into(),
+            "POD_NAMESPACE=default".into(),
+            format!("SERVICE_ACCOUNT={sa}"),
+        ]
+    );
+
+    let done = wait_pod(&pods, "downward", "finished", LONG, |p| phase(p) == "Succeeded" || phase(p) == "Failed").await;
+    assert_eq!(phase(&done), "Succeeded", "{}", done["status"]);
+    let lines = log_lines(&node, &done, "main");
+    let file = |f: &str| -> Vec<String> {
+        let start = lines.iter().position(|l| *l == format!("== {f}")).unwrap() + 1;
+        lines[start..].iter().take_while(|l| !l.starts_with("== ")).filter(|l| !l.is_empty()).cloned().collect()
+    };
+    assert_eq!(file("podName"), ["downward"]);
+    assert_eq!(file("podNamespace"), ["default"]);
+    assert_eq!(file("labels"), ["foo=\"bar\""]);
+    let annotations = file("annotations");
+    assert!(annotations.contains(&"key1=\"value1\"".to_string()), "{annotations:?}");
+    assert!(annotations.contains(&"key2=\"multi\\nline\\nvalue\\n\"".to_string()), "one quoted line: {annotations:?}");
+    assert_eq!(file("containerCpuRequestMilliCores"), ["15"]);
+    assert_eq!(file("containerMemoryLimitBytes"), ["4194304"]);
+}
+
+/// A projected serviceAccountToken needs the apiserver's TokenRequest, which
+/// this cluster does not serve yet: the pod stays ContainerCreating with a
+/// message and a FailedMount event naming the volume and why, never starting
+/// without its token.
+#[tokio::test(flavor = "multi_thread")]
+async fn service_account_token_projection_is_reported_not_skipped() {
+    let tc = TestCluster::start().await.unwrap();
+    let name = format!("node-{:06x}", rand::random::<u32>() & 0xffffff);
+    let _node = TestNode::start(&tc.addr.to_string(), &name, &[]);
+    let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
+    let p = pod("token", &name, json!({"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+            "volumeMounts": [{"name": "api", "mountPath": "/var/run/secrets/tokens"}]}],
+        "volumes": [{"name": "api", "projected": {"sources": [{"serviceAccountToken": {"path": "token", "expirationSeconds": 3600, "audience": "vault"}}]}}]}));
+    pods.create(&PostParams::default(), &p).await.unwrap();
+    let want = "MountVolume.SetUp failed for volume \"api\" : serviceAccountToken projections are not supported by this node (no token issuer yet)";
+    let stuck = wait_pod(&pods, "token", "ContainerCreating with a message", LONG, |p| p["status"]["containerStatuses"][0]["state"]["waiting"]["message"] == want).await;
+    assert_eq!(stuck["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
+    assert_eq!(phase(&stuck), "Pending");
+    wait_event(&tc.client, "default", "token", "FailedMount", |m| m == want).await;
+}

@@ -187,8 +187,15 @@ pub async fn http(t: &NetTarget, c: &Container, a: &HTTPGetAction, timeout: Dura
     }
 }
 
-/// Run `cmd` in the running container whose init is `init_pid`.
-pub async fn exec(shim: &Path, init_pid: i32, cmd: &[String], timeout: Duration) -> Outcome {
+/// How a command run in a container ended.
+pub enum Exited {
+    Code(i32),
+    Timeout,
+}
+
+/// Run `cmd` in the running container whose init is `init_pid`: its combined
+/// output and how it ended; Err: it could not be run.
+pub async fn run_in_container(shim: &Path, init_pid: i32, cmd: &[String], timeout: Duration) -> Result<(String, Exited), String> {
     let out = tokio::process::Command::new(shim)
         .arg("exec")
         .arg(init_pid.to_string())
@@ -199,23 +206,32 @@ pub async fn exec(shim: &Path, init_pid: i32, cmd: &[String], timeout: Duration)
         .output();
     let out = match tokio::time::timeout(timeout + Duration::from_secs(5), out).await {
         Ok(Ok(o)) => o,
-        Ok(Err(e)) => return Outcome::Error(format!("running kubelet-shim exec: {e}")),
-        Err(_) => return Outcome::Failure(format!("command {:?} timed out", cmd.join(" "))),
+        Ok(Err(e)) => return Err(format!("running kubelet-shim exec: {e}")),
+        Err(_) => return Ok((String::new(), Exited::Timeout)),
     };
     let output = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let verdict = stderr.lines().last().unwrap_or("").to_string();
     if let Some(code) = verdict.strip_prefix("exit ") {
         return match code.trim().parse::<i32>() {
-            Ok(0) => Outcome::Success(output),
-            Ok(_) => Outcome::Failure(output),
-            Err(_) => Outcome::Error(verdict),
+            Ok(code) => Ok((output, Exited::Code(code))),
+            Err(_) => Err(verdict),
         };
     }
     if verdict == "timeout" {
-        return Outcome::Failure(format!("command {:?} timed out", cmd.join(" ")));
+        return Ok((output, Exited::Timeout));
     }
-    Outcome::Error(verdict.strip_prefix("err ").unwrap_or(&verdict).to_string())
+    Err(verdict.strip_prefix("err ").unwrap_or(&verdict).to_string())
+}
+
+/// An exec probe: exit 0 is success.
+pub async fn exec(shim: &Path, init_pid: i32, cmd: &[String], timeout: Duration) -> Outcome {
+    match run_in_container(shim, init_pid, cmd, timeout).await {
+        Ok((output, Exited::Code(0))) => Outcome::Success(output),
+        Ok((output, Exited::Code(_))) => Outcome::Failure(output),
+        Ok((_, Exited::Timeout)) => Outcome::Failure(format!("command {:?} timed out", cmd.join(" "))),
+        Err(e) => Outcome::Error(e),
+    }
 }
 
 /// grpc.health.v1.HealthCheckRequest

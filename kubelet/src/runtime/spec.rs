@@ -81,6 +81,10 @@ pub struct Security {
     /// procMount Unmasked: no masked or read-only /proc paths.
     pub unmasked_proc: bool,
     pub sysctls: std::collections::BTreeMap<String, String>,
+    /// The OCI `linux.seccomp` filter (`crate::seccomp`); None = unconfined.
+    pub seccomp: Option<Value>,
+    /// OCI `linux.devices` beyond the default set (privileged: the host's).
+    pub devices: Vec<Value>,
 }
 
 impl Default for Security {
@@ -93,6 +97,8 @@ impl Default for Security {
             privileged: false,
             unmasked_proc: false,
             sysctls: Default::default(),
+            seccomp: None,
+            devices: Vec::new(),
         }
     }
 }
@@ -198,7 +204,7 @@ pub fn build(c: &ContainerConfig) -> Value {
     if let Some(ns) = &c.pod_mount_ns {
         annotations.insert(POD_MOUNT_NS.into(), json!(ns));
     }
-    json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -207,7 +213,6 @@ pub fn build(c: &ContainerConfig) -> Value {
             "env": c.env,
             "cwd": c.cwd,
             "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-            "noNewPrivileges": sec.no_new_privileges,
             "oomScoreAdj": c.oom_score_adj,
         },
         "root": { "path": c.rootfs, "readonly": sec.readonly_rootfs },
@@ -222,7 +227,20 @@ pub fn build(c: &ContainerConfig) -> Value {
             "readonlyPaths": readonly,
             "sysctl": sec.sysctls,
         },
-    })
+    });
+    // Written only when true: libcontainer loads a seccomp filter while it
+    // still holds CAP_SYS_ADMIN only if the field is absent (present and false,
+    // it loads it after dropping capabilities, and the load fails).
+    if sec.no_new_privileges {
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    if let Some(f) = &sec.seccomp {
+        spec["linux"]["seccomp"] = f.clone();
+    }
+    if !sec.devices.is_empty() {
+        spec["linux"]["devices"] = json!(sec.devices);
+    }
+    spec
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Helpers shared by the kubelet's integration tests (they need root).
 #![allow(dead_code)]
 
+pub mod grpc_health;
 pub mod node;
+pub mod pods;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

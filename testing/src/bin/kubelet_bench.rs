@@ -3,18 +3,31 @@
 //! (a) paced: 100 pods created at 10/s, create -> Running (seen by a watch) p50/p99;
 //! (b) burst: 100 pods created at once, time until all are Running;
 //! (c) with those 100 pods running: kubelet RSS and the mean RSS of one shim.
-//! Last line: `kubelet-bench pods=100 p50_ms=.. p99_ms=.. burst_s=.. kubelet_rss_mb=.. shim_rss_kb=..`.
+//! With `--volumes` every pod mounts a ConfigMap, a Secret and an emptyDir and
+//! has an exec readiness probe reading the two mounted files; pods are then
+//! measured to Ready (condition True) instead of Running.
+//! Last line: `kubelet-bench pods=100 p50_ms=.. p99_ms=.. burst_s=.. kubelet_rss_mb=.. shim_rss_kb=.. [volumes=1]`.
 
 use anyhow::Context;
+use clap::Parser;
 use client::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const N: usize = 100;
+
+#[derive(Parser)]
+#[command(about = "Pod start latency, burst throughput and memory of one real kubelet")]
+struct Args {
+    /// Each pod mounts a ConfigMap, a Secret and an emptyDir and has a readiness
+    /// probe; latencies are measured to Ready instead of Running.
+    #[arg(long)]
+    volumes: bool,
+}
 
 fn rss_kb(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -27,13 +40,37 @@ fn pss_kb(pid: i32) -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("Pss:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
-fn pod(name: &str, node: &str) -> Pod {
-    serde_json::from_value(serde_json::json!({
+fn pod(name: &str, node: &str, volumes: bool) -> Pod {
+    let mut p = serde_json::json!({
         "metadata": {"name": name, "labels": {"bench": "1"}},
         "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
             "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}]}
-    }))
-    .unwrap()
+    });
+    if volumes {
+        p["spec"]["volumes"] = serde_json::json!([
+            {"name": "cfg", "configMap": {"name": "bench-cfg"}},
+            {"name": "sec", "secret": {"secretName": "bench-secret"}},
+            {"name": "scratch", "emptyDir": {}},
+        ]);
+        let c = &mut p["spec"]["containers"][0];
+        c["volumeMounts"] = serde_json::json!([
+            {"name": "cfg", "mountPath": "/etc/cfg"},
+            {"name": "sec", "mountPath": "/etc/sec", "readOnly": true},
+            {"name": "scratch", "mountPath": "/scratch"},
+        ]);
+        c["readinessProbe"] = serde_json::json!({"exec": {"command": ["cat", "/etc/cfg/key", "/etc/sec/key"]}, "periodSeconds": 1});
+    }
+    serde_json::from_value(p).unwrap()
+}
+
+/// The moment a watch event shows the pod Running (or, with --volumes, Ready).
+fn reached(p: &Pod, volumes: bool) -> bool {
+    let st = p.status.as_ref();
+    if volumes {
+        st.and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+    } else {
+        st.and_then(|s| s.phase.as_deref()) == Some("Running")
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -44,7 +81,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn wait_all(running: &Arc<Mutex<HashMap<String, Instant>>>, names: &[String], limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     while !names.iter().all(|n| running.lock().contains_key(n)) {
-        anyhow::ensure!(start.elapsed() < limit, "pods did not all reach Running");
+        anyhow::ensure!(start.elapsed() < limit, "pods did not all reach Running (Ready with --volumes)");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
@@ -66,6 +103,7 @@ async fn delete_all(pods: &Api<Pod>, names: &[String]) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
     tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
     let tc = testing::TestCluster::start().await?;
     let dir = tempfile::Builder::new().prefix("kubelet-bench-").tempdir()?;
@@ -82,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
         .env("RUST_LOG", "warn")
         .spawn()
         .with_context(|| format!("starting {} (build it beside this benchmark: `cargo build --release -p kubelet -p testing`)", exe.display()))?;
-    let result = bench(&tc, node, &dir, kubelet.id() as i32).await;
+    let result = bench(&tc, node, &dir, kubelet.id() as i32, args.volumes).await;
     let _ = kubelet.kill();
     let _ = kubelet.wait();
     // Anything still running after a failure: stop the shims, unmount, drop cgroups.
@@ -129,7 +167,7 @@ fn shim_states(root: &std::path::Path) -> Vec<kubelet::runtime::shim_state::Shim
     out
 }
 
-async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, kubelet_pid: i32) -> anyhow::Result<()> {
+async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, kubelet_pid: i32, volumes: bool) -> anyhow::Result<()> {
     let pods: Api<Pod> = Api::namespaced(tc.client.clone(), "default");
     let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(tc.client.clone());
     let start = Instant::now();
@@ -138,7 +176,15 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // Watch: first time each pod is seen Running.
+    if volumes {
+        let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": "bench-cfg"}, "data": {"key": "value", "other": "x"}}))?;
+        Api::<ConfigMap>::namespaced(tc.client.clone(), "default").create(&PostParams::default(), &cm).await?;
+        let sec: Secret = serde_json::from_value(serde_json::json!({"metadata": {"name": "bench-secret"}, "stringData": {"key": "s3cret"}}))?;
+        Api::<Secret>::namespaced(tc.client.clone(), "default").create(&PostParams::default(), &sec).await?;
+    }
+    let what = if volumes { "Ready" } else { "Running" };
+
+    // Watch: first time each pod is seen Running (Ready with --volumes).
     let running: Arc<Mutex<HashMap<String, Instant>>> = Default::default();
     let list = pods.list(&Default::default()).await?;
     let mut stream = Box::pin(pods.watch(&WatchParams::default(), &list.resource_version).await?);
@@ -146,7 +192,7 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
     tokio::spawn(async move {
         while let Some(ev) = stream.next().await {
             if let Ok(WatchEvent::Added(p) | WatchEvent::Modified(p)) = ev {
-                if p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                if reached(&p, volumes) {
                     r.lock().entry(p.metadata.name.unwrap_or_default()).or_insert_with(Instant::now);
                 }
             }
@@ -155,7 +201,7 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
 
     // Warm-up pod (first-use costs: image layer page cache, cgroup parents).
     let warm = vec!["warmup".to_string()];
-    pods.create(&PostParams::default(), &pod("warmup", node)).await?;
+    pods.create(&PostParams::default(), &pod("warmup", node, volumes)).await?;
     wait_all(&running, &warm, Duration::from_secs(60)).await?;
     delete_all(&pods, &warm).await?;
 
@@ -166,7 +212,7 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
     for (i, n) in names.iter().enumerate() {
         let due = t0 + Duration::from_millis(100 * i as u64);
         tokio::time::sleep_until(due.into()).await;
-        let p = pod(n, node);
+        let p = pod(n, node, volumes);
         let api = pods.clone();
         created.insert(n.clone(), Instant::now());
         tokio::spawn(async move { api.create(&PostParams::default(), &p).await });
@@ -175,18 +221,18 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
     let mut lat: Vec<f64> = names.iter().map(|n| (running.lock()[n] - created[n]).as_secs_f64() * 1000.0).collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let (p50, p99) = (percentile(&lat, 0.50), percentile(&lat, 0.99));
-    println!("paced: {N} pods at 10/s: create->Running p50 {p50:.1} ms, p99 {p99:.1} ms, max {:.1} ms", lat[lat.len() - 1]);
+    println!("paced: {N} pods at 10/s: create->{what} p50 {p50:.1} ms, p99 {p99:.1} ms, max {:.1} ms", lat[lat.len() - 1]);
     delete_all(&pods, &names).await?;
 
     // (b) burst.
     let names: Vec<String> = (0..N).map(|i| format!("burst-{i}")).collect();
     let t0 = Instant::now();
     let pp = PostParams::default();
-    let objs: Vec<Pod> = names.iter().map(|n| pod(n, node)).collect();
+    let objs: Vec<Pod> = names.iter().map(|n| pod(n, node, volumes)).collect();
     futures::future::join_all(objs.iter().map(|p| pods.create(&pp, p))).await;
     wait_all(&running, &names, Duration::from_secs(300)).await?;
     let burst = names.iter().map(|n| running.lock()[n]).max().unwrap() - t0;
-    println!("burst: {N} pods created at once, all Running after {:.2} s", burst.as_secs_f64());
+    println!("burst: {N} pods created at once, all {what} after {:.2} s", burst.as_secs_f64());
 
     // (c) memory with 100 pods running.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -206,8 +252,9 @@ async fn bench(tc: &testing::TestCluster, node: &str, dir: &tempfile::TempDir, k
     println!("memory: kubelet RSS {kubelet_rss:.1} MB; {} shims, mean RSS {shim_mean:.0} kB, mean PSS {pss_mean:.0} kB", shims.len());
     delete_all(&pods, &names).await?;
     println!(
-        "kubelet-bench pods={N} p50_ms={p50:.1} p99_ms={p99:.1} burst_s={:.2} kubelet_rss_mb={kubelet_rss:.1} shim_rss_kb={shim_mean:.0}",
-        burst.as_secs_f64()
+        "kubelet-bench pods={N} p50_ms={p50:.1} p99_ms={p99:.1} burst_s={:.2} kubelet_rss_mb={kubelet_rss:.1} shim_rss_kb={shim_mean:.0}{}",
+        burst.as_secs_f64(),
+        if volumes { " volumes=1" } else { "" }
     );
     Ok(())
 }
