@@ -7,7 +7,10 @@
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde_json::Value;
 
-use crate::storage::prefix_for;
+use api::status::StatusError;
+
+use crate::storage::{prefix_for, Storage};
+use crate::store::errors;
 use crate::watch_cache::WatchCache;
 
 /// The class every cluster starts with: directories on the node the pod
@@ -28,18 +31,31 @@ fn has_class(pvc: &Value) -> bool {
         || pvc.pointer("/spec/storageClassName").is_some_and(|c| !c.is_null())
 }
 
-/// Sets the default class on a new claim without one.
-pub fn admit_claim(cache: &WatchCache, pvc: &mut Value) {
-    if has_class(pvc) {
-        return;
-    }
+fn default_class_name(cache: &WatchCache) -> Option<String> {
     let (objs, _) = cache.list(&prefix_for("storageclasses", None));
     let classes: Vec<StorageClass> = objs.iter().filter_map(|o| serde_json::from_slice(&o.raw).ok()).collect();
-    let Some(name) = api::storage::default_class(&classes).and_then(|c| c.metadata.name.clone()) else { return };
+    api::storage::default_class(&classes).and_then(|c| c.metadata.name.clone())
+}
+
+/// Sets the default class on a new claim without one.
+pub async fn admit_claim(cache: &WatchCache, storage: &Storage, pvc: &mut Value) -> Result<(), StatusError> {
+    if has_class(pvc) {
+        return Ok(());
+    }
+    let mut name = default_class_name(cache);
+    if name.is_none() {
+        // A class created just before the claim may not be in the cache yet: catch up with etcd once.
+        let rev = storage.current_revision().await.map_err(errors::storage)?;
+        if cache.wait_for(rev, std::time::Duration::from_secs(3)).await {
+            name = default_class_name(cache);
+        }
+    }
+    let Some(name) = name else { return Ok(()) };
     if let Some(spec) = pvc.get_mut("spec").and_then(|s| s.as_object_mut()) {
         tracing::debug!(class = %name, "defaulting the claim's storage class");
         spec.insert("storageClassName".into(), name.into());
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -57,19 +73,12 @@ mod tests {
                 ("/registry/storageclasses/fast", json!({"metadata": {"name": "fast", "creationTimestamp": "2024-09-01T00:00:00Z"}, "provisioner": "p"})),
             ],
         );
-        let mut pvc = json!({"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"]}});
-        admit_claim(&cache, &mut pvc);
-        assert_eq!(pvc["spec"]["storageClassName"], "new");
-        let mut none = json!({"metadata": {"name": "c"}, "spec": {"storageClassName": ""}});
-        admit_claim(&cache, &mut none);
-        assert_eq!(none["spec"]["storageClassName"], "", "an explicit empty class means no class");
-        let mut beta = json!({"metadata": {"name": "c", "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}}, "spec": {}});
-        admit_claim(&cache, &mut beta);
-        assert!(beta["spec"].get("storageClassName").is_none());
+        assert_eq!(default_class_name(&cache).as_deref(), Some("new"));
+        assert!(!has_class(&json!({"metadata": {"name": "c"}, "spec": {"accessModes": ["ReadWriteOnce"]}})));
+        assert!(has_class(&json!({"metadata": {"name": "c"}, "spec": {"storageClassName": ""}})), "an explicit empty class means no class");
+        assert!(has_class(&json!({"metadata": {"name": "c", "annotations": {"volume.beta.kubernetes.io/storage-class": "fast"}}, "spec": {}})));
         let empty = WatchCache::from_objects(crate::registry::Kinds::new(), &[]);
-        let mut pvc = json!({"metadata": {"name": "c"}, "spec": {}});
-        admit_claim(&empty, &mut pvc);
-        assert!(pvc["spec"].get("storageClassName").is_none(), "no default class: left alone");
+        assert_eq!(default_class_name(&empty), None, "no default class: left alone");
     }
 
     #[test]

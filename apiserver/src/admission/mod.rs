@@ -38,7 +38,7 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
     } else if is(info, "scheduling.k8s.io", "priorityclasses") {
         priority::validate_class(cache, storage, info, obj, false).await?;
     } else if is(info, "", "persistentvolumeclaims") {
-        default_storage_class::admit_claim(cache, obj);
+        default_storage_class::admit_claim(cache, storage, obj).await?;
         storage_protection::add_finalizer(obj, api::storage::PVC_PROTECTION_FINALIZER);
     } else if is(info, "", "persistentvolumes") {
         storage_protection::add_finalizer(obj, api::storage::PV_PROTECTION_FINALIZER);
