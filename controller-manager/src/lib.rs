@@ -7,6 +7,7 @@
 
 pub mod controller_utils;
 pub mod controllers;
+pub mod endpoint_utils;
 pub mod history;
 pub mod informers;
 pub mod metrics;

@@ -11,6 +11,9 @@ pub mod daemonset;
 pub mod cronjob;
 pub mod deployment;
 pub mod disruption;
+pub mod endpoint;
+pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
@@ -47,6 +50,9 @@ pub fn registry() -> Vec<Descriptor> {
         persistentvolume::PV_BINDER,
         persistentvolume::PV_PROTECTION,
         persistentvolume::PVC_PROTECTION,
+        endpoint::ENDPOINT,
+        endpointslice::ENDPOINTSLICE,
+        endpointslicemirroring::ENDPOINTSLICE_MIRRORING,
     ]
 }
 
