@@ -2,6 +2,7 @@
 //! They run after the kind's strategy has defaulted and validated the object.
 
 pub mod default_storage_class;
+pub mod limitranger;
 pub mod namespace;
 pub mod priority;
 pub mod serviceaccount;
@@ -20,7 +21,7 @@ fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
 }
 
 /// On create: NamespaceLifecycle, then Priority (pods and PriorityClasses),
-/// ServiceAccount's imagePullSecrets (pods), DefaultStorageClass (claims) and
+/// ServiceAccount's imagePullSecrets (pods), LimitRanger (pods, claims), DefaultStorageClass (claims) and
 /// StorageObjectInUseProtection (claims and volumes).
 /// Kinds with `Strategy::RAW_CREATE` may skip this: the store's raw create
 /// path runs NamespaceLifecycle itself and the rest through the kind's
@@ -35,10 +36,12 @@ pub async fn admit_create(cache: &WatchCache, storage: &Storage, info: &Resource
     if is(info, "", "pods") {
         priority::admit_pod(cache, storage, info, obj).await?;
         serviceaccount::admit_pod(cache, &ns, obj);
+        limitranger::admit_pod(info, &limitranger::limit_ranges(storage, &ns).await?, obj)?;
     } else if is(info, "scheduling.k8s.io", "priorityclasses") {
         priority::validate_class(cache, storage, info, obj, false).await?;
     } else if is(info, "", "persistentvolumeclaims") {
         default_storage_class::admit_claim(cache, storage, obj).await?;
+        limitranger::admit_claim(info, &limitranger::limit_ranges(storage, &ns).await?, obj)?;
         storage_protection::add_finalizer(obj, api::storage::PVC_PROTECTION_FINALIZER);
     } else if is(info, "", "persistentvolumes") {
         storage_protection::add_finalizer(obj, api::storage::PV_PROTECTION_FINALIZER);

@@ -237,6 +237,9 @@ impl Strategy for PodStrategy {
     }
 
     fn admit_cached(&self, pod: &mut Pod, cache: &crate::watch_cache::WatchCache) -> bool {
+        if crate::admission::limitranger::any_cached(cache, pod.metadata.namespace.as_deref().unwrap_or_default()) {
+            return false;
+        }
         pod.spec.as_mut().is_none_or(|spec| crate::admission::priority::admit_pod_cached(cache, spec))
     }
 
