@@ -56,6 +56,22 @@ pub async fn cleanup(flags: &Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pod network's settings from the flags.
+fn network_settings(flags: &Flags, node_name: &str) -> anyhow::Result<crate::network::Settings> {
+    let pod_cidr = flags.pod_cidr.as_deref().filter(|c| !c.is_empty()).map(|c| c.parse()).transpose().context("--pod-cidr")?;
+    Ok(crate::network::Settings {
+        root: flags.root_dir.join("network"),
+        node_name: node_name.to_string(),
+        pod_cidr,
+        non_masquerade: flags.non_masquerade_cidr.parse().context("--non-masquerade-cidr")?,
+        dns: crate::network::dns::DnsSettings {
+            cluster_dns: flags.cluster_dns.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            cluster_domain: flags.cluster_domain.trim_end_matches('.').to_string(),
+            host_resolv: std::fs::read_to_string(&flags.resolv_conf).unwrap_or_default(),
+        },
+    })
+}
+
 /// Run the kubelet until `stop` is cancelled. Containers keep running afterwards.
 pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
     let node_name = flags.node_name();
@@ -76,6 +92,7 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
             }
         }
     };
+    let network = crate::network::PodNetwork::new(network_settings(&flags, &node_name)?, crate::network::in_node_netns());
     let m = node::machine(&flags.root_dir);
     let oom_floor = std::fs::read_to_string("/proc/self/oom_score_adj").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
     let kl = Arc::new(Kubelet {
@@ -98,7 +115,9 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
         objects: crate::objects::Objects::new(client.clone()),
         allocatable: serde_json::from_value(node::resources(&m, &flags).1).unwrap_or_default(),
         probes: Default::default(),
+        network: network.clone(),
     });
+    tokio::spawn(network.clone().run(client.clone(), stop.clone()));
 
     let listener = tokio::net::TcpListener::bind(&flags.healthz_bind_address).await.context("binding healthz address")?;
     let local = listener.local_addr()?;
@@ -182,6 +201,8 @@ pub async fn run(flags: Flags, stop: CancellationToken) -> anyhow::Result<()> {
             tracing::info!(%uid, "removing pod deleted while the kubelet was down");
             cleanup_kl.runtime.remove_pod(&uid, Duration::from_secs(2), cg.as_deref()).await;
         }
+        // Addresses (and veths, hostPort rules) of pods that are gone.
+        cleanup_kl.network.collect_garbage(&live).await;
     });
 
     loop {

@@ -75,6 +75,23 @@ pub struct Flags {
     /// How often node status and the node Lease are renewed, in seconds.
     #[arg(long, default_value_t = 10)]
     pub node_status_update_frequency: u64,
+    /// The CIDR to use for pod IP addresses (standalone use); otherwise the
+    /// Node's spec.podCIDR from the controller-manager. The pod network is
+    /// programmed only when the kubelet runs in a network namespace of its own.
+    #[arg(long)]
+    pub pod_cidr: Option<String>,
+    /// Comma-separated list of DNS server IP addresses for pods with dnsPolicy=ClusterFirst.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_dns: Vec<String>,
+    /// Domain for this cluster: pods' DNS search paths include it.
+    #[arg(long, default_value = "")]
+    pub cluster_domain: String,
+    /// Resolver configuration file used as the basis for the container DNS resolution configuration (dnsPolicy Default).
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
+    /// Traffic to IPs outside this range from pods is masqueraded as the node's (set it to the cluster CIDR).
+    #[arg(long, default_value = "10.0.0.0/8")]
+    pub non_masquerade_cidr: String,
 }
 
 impl Flags {

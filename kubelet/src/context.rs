@@ -29,4 +29,6 @@ pub struct Kubelet {
     pub allocatable: std::collections::BTreeMap<String, String>,
     /// Probe workers and their results.
     pub probes: Arc<crate::probes::Probes>,
+    /// Pod IPs, veths, routes, NAT rules, resolv.conf (network/).
+    pub network: Arc<crate::network::PodNetwork>,
 }

@@ -14,6 +14,7 @@ pub mod expansion;
 pub mod images;
 pub mod lifecycle;
 pub mod metrics;
+pub mod network;
 pub mod node;
 pub mod objects;
 pub mod pod_workers;

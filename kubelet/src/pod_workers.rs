@@ -122,6 +122,7 @@ async fn run_worker(kl: Arc<Kubelet>, uid: String, mut rx: watch::Receiver<Updat
                     stop_running(&kl, p, &ctx, &net_target(&kl, w.sandbox.as_ref(), &ctx), grace).await;
                 }
                 kl.runtime.remove_pod(&uid, grace, cg.as_deref()).await;
+                kl.network.teardown(&uid).await;
                 Flow::Done
             }
         };
@@ -198,6 +199,7 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
         kl.probes.forget(&ctx.uid);
         stop_running(kl, pod, &ctx, &net_target(kl, w.sandbox.as_ref(), &ctx), grace_of(pod)).await;
         kl.runtime.remove_pod(&ctx.uid, grace_of(pod), Some(&ctx.cgroup)).await;
+        kl.network.teardown(&ctx.uid).await;
         kl.backoff.forget_prefix(&format!("{}/", ctx.uid));
         if !is_static(pod) {
             // Confirm the graceful deletion: grace 0, only this incarnation.
@@ -485,6 +487,8 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     let inits: Vec<ContainerView> = spec.init_containers.iter().flatten().map(view).collect();
     if completed && !running_any(&mains, &inits) && kl.runtime.sandbox(&ctx.uid).is_some() {
         kl.runtime.stop_sandbox(&ctx.uid).await;
+        // Its address goes back to the pool; the status keeps reporting it.
+        kl.network.teardown(&ctx.uid).await;
         w.sandbox = None;
     }
     let not_ready = if completed { "PodCompleted" } else { "ContainersNotReady" };
@@ -537,6 +541,13 @@ async fn sync(kl: &Arc<Kubelet>, pod: &Arc<Pod>, w: &mut WorkerState, notify: &A
     if ctx.host_network {
         st["podIP"] = json!(kl.host_ip);
         st["podIPs"] = json!([{"ip": kl.host_ip}]);
+    } else if let Some(ip) = kl.network.pod_ip(&ctx.uid) {
+        st["podIP"] = json!(ip.to_string());
+        st["podIPs"] = json!([{"ip": ip.to_string()}]);
+    } else if let Some(ip) = prev.get("podIP").filter(|v| v.is_string()) {
+        // A finished pod's address was released; upstream keeps reporting it.
+        st["podIP"] = ip.clone();
+        st["podIPs"] = prev.get("podIPs").cloned().unwrap_or_else(|| json!([{"ip": ip}]));
     }
     if phase == "Running" && all_running && !w.start_recorded {
         w.start_recorded = true;
@@ -687,7 +698,30 @@ async fn prepare_pod(kl: &Kubelet, pod: &Pod, ctx: &PodContext, qos: Qos) -> Res
     }
     crate::cgroups::ensure_pod(&ctx.cgroup, &limits).map_err(|e| format!("pod cgroup: {e}"))?;
     let json = serde_json::to_vec(pod).unwrap_or_default();
-    kl.runtime.ensure_sandbox(ctx, &json).await.map_err(|e| e.to_string())
+    let sb = kl.runtime.ensure_sandbox(ctx, &json).await.map_err(|e| e.to_string())?;
+    // The pod's own network namespace gets its address and wiring.
+    let netns = sb.state.as_ref().and_then(|s| s.ns_path("net"));
+    let ip = match (&netns, ctx.host_network) {
+        (Some(ns), false) => match kl.network.setup(pod, ns).await {
+            Ok(ip) => ip,
+            Err(e) => {
+                if matches!(e, crate::network::SetupError::NotReady) {
+                    kl.events.pod_event(pod, true, "NetworkNotReady", &e.to_string());
+                } else {
+                    kl.events.pod_event(pod, true, "FailedCreatePodSandBox", &e.to_string());
+                }
+                return Err(e.to_string());
+            }
+        },
+        _ => None,
+    };
+    if kl.network.enabled {
+        if let Some(msg) = crate::network::dns::missing_cluster_dns(pod, kl.network.dns()) {
+            kl.events.pod_event(pod, true, "MissingClusterDNS", &msg);
+        }
+    }
+    kl.network.write_dns_files(pod, &kl.runtime.pod_dir(&ctx.uid).join("etc"), ip).map_err(|e| format!("writing the pod's DNS files: {e}"))?;
+    Ok(sb)
 }
 
 /// Resolve the container's image as its pull policy says.
@@ -893,7 +927,12 @@ async fn start(
 /// outside the host network has none).
 pub fn pod_ips(kl: &Kubelet, ctx: &PodContext) -> crate::downward::PodIps {
     let host = vec![kl.host_ip.clone()];
-    crate::downward::PodIps { pod_ips: if ctx.host_network { host.clone() } else { vec![] }, host_ips: host }
+    let pod_ips = if ctx.host_network {
+        host.clone()
+    } else {
+        kl.network.pod_ip(&ctx.uid).map(|ip| vec![ip.to_string()]).unwrap_or_default()
+    };
+    crate::downward::PodIps { pod_ips, host_ips: host }
 }
 
 /// The container's spec variables (env::make), recording skipped envFrom keys.

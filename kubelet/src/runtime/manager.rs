@@ -5,7 +5,7 @@
 //! Layout under `<root-dir>`:
 //! `pods/<uid>/pod.json` (last seen spec, to clean up pods deleted while down),
 //! `pods/<uid>/sandbox.json` (the pause process holding the pod's namespaces),
-//! `pods/<uid>/etc/{hosts,hostname}`, `pods/<uid>/containers/<name>/<attempt>/`
+//! `pods/<uid>/etc/{hosts,hostname,resolv.conf}`, `pods/<uid>/containers/<name>/<attempt>/`
 //! (bundle: config.json, rootfs dir (the overlay is mounted in the shim's own mount
 //! namespace), upper/work dirs, the shim's state.json), `libcontainer/` (its state
 //! root), `bin/` (the monitor executable).
@@ -269,6 +269,13 @@ impl Runtime {
                 Mount { source: pod_dir.join("etc/hostname"), destination: "/etc/hostname".into(), read_only: false, propagation: "rprivate".into() },
             ]
             .into_iter()
+            // Written by network::PodNetwork::write_dns_files (dnsPolicy).
+            .chain(pod_dir.join("etc/resolv.conf").exists().then(|| Mount {
+                source: pod_dir.join("etc/resolv.conf"),
+                destination: "/etc/resolv.conf".into(),
+                read_only: false,
+                propagation: "rprivate".into(),
+            }))
             .chain(c.mounts.iter().cloned())
             .collect(),
             pod_mount_ns: sandbox.and_then(|s| s.ns_path("mnt")),

@@ -12,17 +12,25 @@ pub struct TestNode {
     pub cg: CgroupParent,
     pub apiserver: String,
     pub extra: Vec<String>,
+    /// Run the kubelet in this network namespace (a path such as /run/netns/x).
+    pub netns: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl TestNode {
     pub fn start(apiserver: &str, name: &str, extra: &[&str]) -> TestNode {
+        Self::start_in(apiserver, name, extra, None)
+    }
+
+    /// [`TestNode::start`] with the kubelet in the network namespace `netns`.
+    pub fn start_in(apiserver: &str, name: &str, extra: &[&str], netns: Option<PathBuf>) -> TestNode {
         let mut n = TestNode {
             name: name.to_string(),
             dir: tempfile::Builder::new().prefix("kubelet-test-").tempdir().unwrap(),
             cg: CgroupParent::new(),
             apiserver: apiserver.to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            netns,
             child: None,
         };
         n.spawn();
@@ -38,7 +46,19 @@ impl TestNode {
 
     pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("kubelet.log")).unwrap();
-        let child = Command::new(KUBELET)
+        let mut cmd = Command::new(KUBELET);
+        // Open until the child has exec'd (dropped at the end of spawn).
+        let ns_file = self.netns.as_ref().map(|ns| std::fs::File::open(ns).unwrap());
+        if let Some(f) = &ns_file {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || if libc::setns(fd, libc::CLONE_NEWNET) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+            }
+        }
+        let child = cmd
             .args(["--apiserver", &self.apiserver, "--hostname-override", &self.name])
             .arg("--root-dir")
             .arg(self.root())
