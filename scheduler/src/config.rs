@@ -479,7 +479,7 @@ mod tests {
         assert_eq!(c.leader_election.lease_duration, Duration::from_secs(15));
         assert_eq!(
             names(&p.filter),
-            ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
+            ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "VolumeBinding", "PodTopologySpread", "InterPodAffinity"]
         );
         let w: HashMap<&str, i64> = p.score.iter().map(|e| (e.name.as_str(), e.weight)).collect();
         assert_eq!(w["TaintToleration"], 3);
