@@ -171,6 +171,7 @@ fn start_all(workdir: &Path, bins: &Path, etcd: &Path, names: &Names, listener: 
         "--bind-address", &netns::GATEWAY.to_string(),
         "--secure-port", &APISERVER_PORT.to_string(),
         "--listen-fd", &fd.to_string(),
+        "--kubelet-client-token-file", &streaming_token(workdir)?.display().to_string(),
     ]);
     let bin = bins.join("kube-apiserver");
     start(workdir, st, Spec { bin: &bin, name: "kube-apiserver", node: None, args, netns: cluster_ns.clone(), keep_fd: Some(fd), addr: api, health: "/readyz" })?;
@@ -205,6 +206,23 @@ fn start_all(workdir: &Path, bins: &Path, etcd: &Path, names: &Names, listener: 
     wait_healthy(workdir, st, &all, Duration::from_secs(60))
 }
 
+/// The bearer token kube-apiserver presents to kubelets for logs, exec, attach
+/// and port-forward (its --kubelet-client-token-file, their --streaming-token-file):
+/// random, made once per cluster, readable by root only.
+fn streaming_token(workdir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = workdir.join("kubelet-token");
+    if !path.exists() {
+        let mut raw = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut raw)?;
+        let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        std::io::Write::write_all(&mut f, token.as_bytes())?;
+    }
+    Ok(path)
+}
+
 /// Node `n`'s kubelet (and kube-proxy, when built) in its namespace.
 fn start_node(workdir: &Path, bins: &Path, names: &Names, n: u32, st: &mut State) -> anyhow::Result<()> {
     let ns = names.node(n);
@@ -220,6 +238,7 @@ fn start_node(workdir: &Path, bins: &Path, names: &Names, n: u32, st: &mut State
         "--healthz-bind-address", &KUBELET_HEALTHZ.to_string(),
         "--load-test-images",
     ]));
+    args.extend(strings(&["--streaming-token-file", &streaming_token(workdir)?.display().to_string()]));
     if supports(&kubelet, "--cluster-dns") {
         args.extend(strings(&["--cluster-dns", CLUSTER_DNS, "--cluster-domain", "cluster.local"]));
     }
