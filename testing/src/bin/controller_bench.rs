@@ -64,7 +64,7 @@ impl Proc {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| {
-                format!("starting {name} from {} (build it beside this benchmark: `cargo build --release -p testing --bin controller-bench -p controller-manager -p apiserver -p scheduler`)", bin_dir.display())
+                format!("starting {name} from {} (build it beside this benchmark: `cargo build --release -p testing -p controller-manager -p apiserver -p scheduler --bin controller-bench --bin kube-apiserver --bin kube-scheduler --bin kube-controller-manager`)", bin_dir.display())
             })?;
         Ok(Proc { name, child })
     }
