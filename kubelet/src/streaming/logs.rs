@@ -221,3 +221,42 @@ pub fn logs(kl: Arc<Kubelet>, req: LogRequest) -> Result<BoxStream<LogChunk>, St
         .map_err(|e| Status::internal(format!("starting a log reader: {e}")))?;
     Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(path: &Path, start: Start) -> Vec<String> {
+        let mut out = Vec::new();
+        read_entries(path, start, false, || false, |e| {
+            if let Some(e) = e {
+                out.push(format!("{} {}", String::from_utf8_lossy(e.stream), String::from_utf8_lossy(e.content)));
+            }
+            true
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn tail_counts_whole_lines_across_partial_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("0.log");
+        let ts = "2026-01-01T00:00:00.000000000Z";
+        std::fs::write(&p, format!("{ts} stdout F one\n{ts} stdout P tw\n{ts} stdout F o\n{ts} stderr F three\n{ts} stdout F four")).unwrap();
+        // The torn last entry (no newline yet) is not read.
+        assert_eq!(collect(&p, Start::Beginning), ["stdout one", "stdout tw", "stdout o", "stderr three"]);
+        assert_eq!(collect(&p, Start::Tail(2)), ["stdout tw", "stdout o", "stderr three"]);
+        assert_eq!(collect(&p, Start::Tail(1)), ["stderr three"]);
+        assert!(collect(&p, Start::Tail(0)).is_empty());
+        assert_eq!(collect(&p, Start::Tail(10)).len(), 4);
+    }
+
+    #[test]
+    fn options_are_checked_as_upstream() {
+        let bad = |r: LogRequest| options(&r).err().map(|s| s.message().to_string()).unwrap_or_default();
+        assert_eq!(bad(LogRequest { tail_lines: Some(-1), ..Default::default() }), "tailLines: Invalid value: must be greater than or equal to 0");
+        assert_eq!(bad(LogRequest { limit_bytes: Some(0), ..Default::default() }), "limitBytes: Invalid value: must be greater than 0");
+        assert!(bad(LogRequest { since_time: "yesterday".into(), ..Default::default() }).starts_with("sinceTime: Invalid value"));
+    }
+}
