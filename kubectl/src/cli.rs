@@ -41,6 +41,7 @@ Troubleshooting and Debugging Commands:
   attach          Attach to a running container
   exec            Execute a command in a container
   port-forward    Forward one or more local ports to a pod
+  cp              Copy files and directories to and from containers
 
 Advanced Commands:
   apply           Apply a configuration to a resource by file name or stdin
@@ -123,6 +124,8 @@ pub enum Command {
     /// Forward one or more local ports to a pod
     #[command(name = "port-forward")]
     PortForward(cmd::port_forward::PortForwardArgs),
+    /// Copy files and directories to and from containers
+    Cp(cmd::cp::CpArgs),
     /// Create a resource from a file or from stdin
     Create(cmd::create::CreateArgs),
     /// Apply a configuration to a resource by file name or stdin
@@ -183,6 +186,7 @@ impl Command {
             Command::Attach(_) => "attach",
             Command::Exec(_) => "exec",
             Command::PortForward(_) => "port-forward",
+            Command::Cp(_) => "cp",
             Command::Create(_) => "create",
             Command::Apply(_) => "apply",
             Command::Delete(_) => "delete",
@@ -255,6 +259,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), CmdError> {
         Command::Attach(a) => cmd::attach::run(ctx, a).await,
         Command::Exec(a) => cmd::exec::run(ctx, a).await,
         Command::PortForward(a) => cmd::port_forward::run(ctx, a).await,
+        Command::Cp(a) => cmd::cp::run(ctx, a).await,
         Command::Create(a) => cmd::create::run(ctx, a).await,
         Command::Apply(a) => cmd::apply::run(ctx, a).await,
         Command::Delete(a) => cmd::delete::run(ctx, a).await,

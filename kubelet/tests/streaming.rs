@@ -406,3 +406,26 @@ async fn port_forward_to_the_kubia_app() {
     pf.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(stderr.contains("an error occurred forwarding") && stderr.contains("-> 9999") && stderr.contains("connection refused"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_cp_both_ways() {
+    let e = env().await;
+    e.create("box", json!({"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]})).await;
+    e.running("box").await;
+    let local = tempfile::tempdir().unwrap();
+    let src = local.path().join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("sub/b.txt"), "beta\n").unwrap();
+    e.node_kubectl_ok(&["cp", src.to_str().unwrap(), "box:/tmp/copied"]);
+    let (out, _, st) = exec(&e, start("box", &["cat", "/tmp/copied/a.txt", "/tmp/copied/sub/b.txt"], false), b"").await;
+    assert_eq!((out.as_str(), st.exit_code), ("alpha\nbeta\n", 0));
+    exec(&e, start("box", &["sh", "-c", "echo gamma > /tmp/copied/sub/c.txt"], false), b"").await;
+    let back = local.path().join("back");
+    e.node_kubectl_ok(&["cp", "box:/tmp/copied", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(back.join("a.txt")).unwrap(), "alpha\n");
+    assert_eq!(std::fs::read_to_string(back.join("sub/c.txt")).unwrap(), "gamma\n");
+    let o = e.kubectl(&["cp", "box:/nonexistent", back.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nonexistent"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -194,3 +194,24 @@ impl Drop for RawTerminal {
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.saved) };
     }
 }
+
+/// Runs a command with `stdin` as its whole input; its (stdout, stderr, exit code).
+pub async fn captured(ctx: &Ctx, start: ExecStart, stdin: Vec<u8>) -> CmdResult<(Vec<u8>, Vec<u8>, i32)> {
+    let mut frames = vec![ExecInput { frame: Some(exec_input::Frame::Start(start)) }];
+    for chunk in stdin.chunks(32 * 1024) {
+        frames.push(ExecInput { frame: Some(exec_input::Frame::Stdin(chunk.to_vec())) });
+    }
+    frames.push(ExecInput { frame: Some(exec_input::Frame::StdinClose(true)) });
+    let mut output = ctx.client().await?.streaming().exec(futures::stream::iter(frames)).await.map_err(client::Error::from)?.into_inner();
+    let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), 0);
+    while let Some(f) = output.next().await {
+        match f.map_err(client::Error::from)?.frame {
+            Some(exec_output::Frame::Stdout(d)) => out.extend(d),
+            Some(exec_output::Frame::Stderr(d)) => err.extend(d),
+            Some(exec_output::Frame::Status(s)) if !s.error.is_empty() => return Err(CmdError::msg(s.error)),
+            Some(exec_output::Frame::Status(s)) => code = s.exit_code,
+            None => {}
+        }
+    }
+    Ok((out, err, code))
+}

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod attachable;
 pub mod common;
 pub mod config;
+pub mod cp;
 pub mod create;
 pub mod create_gen;
 pub mod delete;
