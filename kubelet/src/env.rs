@@ -8,7 +8,7 @@
 use crate::downward::{self, PodIps};
 use crate::expansion::{expand, mapping_for};
 use crate::objects::{ObjectError, Objects};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -173,7 +173,77 @@ pub fn make(c: &Container, i: &EnvInput) -> Result<Resolved, String> {
         };
         set(&mut out.vars, e.name.clone(), value);
     }
+    // Service variables last, where the spec does not define the name (upstream's order).
+    let mut svc: Vec<(&String, &String)> = i.service_env.iter().filter(|(k, _)| !out.vars.iter().any(|(n, _)| n == *k)).collect();
+    svc.sort();
+    out.vars.extend(svc.into_iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(out)
+}
+
+/// The namespace and names of the master Services whose variables every pod gets.
+const MASTER_SERVICE_NAMESPACE: &str = "default";
+const MASTER_SERVICES: &[&str] = &["kubernetes"];
+
+/// upstream's getServiceEnvVarMap: the variables of the Services of `ns` (when
+/// `enable_service_links`) plus the `kubernetes` Service of `default`, for
+/// Services with a ClusterIP (not headless, not ExternalName).
+pub fn service_env(services: &[Arc<Service>], ns: &str, enable_service_links: bool) -> HashMap<String, String> {
+    let mut chosen: BTreeMap<String, &Service> = BTreeMap::new();
+    for s in services {
+        if !is_service_ip_set(s) {
+            continue;
+        }
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let sns = s.metadata.namespace.as_deref().unwrap_or_default();
+        if sns == MASTER_SERVICE_NAMESPACE && MASTER_SERVICES.contains(&name.as_str()) {
+            chosen.entry(name).or_insert(s);
+        } else if sns == ns && enable_service_links {
+            chosen.insert(name, s);
+        }
+    }
+    chosen.values().flat_map(|s| from_service(s)).collect()
+}
+
+fn is_service_ip_set(s: &Service) -> bool {
+    let ip = s.spec.as_ref().and_then(|sp| sp.cluster_ip.as_deref()).unwrap_or("");
+    !ip.is_empty() && ip != "None"
+}
+
+/// upstream's makeEnvVariableName: upper case, dashes as underscores.
+fn env_name(s: &str) -> String {
+    s.to_ascii_uppercase().replace('-', "_")
+}
+
+/// upstream's envvars.FromServices for one Service: `<SVC>_SERVICE_HOST`,
+/// `_SERVICE_PORT`, `_SERVICE_PORT_<NAME>` and the Docker link variables.
+fn from_service(s: &Service) -> Vec<(String, String)> {
+    let spec = s.spec.as_ref().expect("is_service_ip_set checked the spec");
+    let ip = spec.cluster_ip.clone().unwrap_or_default();
+    let prefix = env_name(s.metadata.name.as_deref().unwrap_or_default());
+    let ports = spec.ports.as_deref().unwrap_or(&[]);
+    let mut out = vec![(format!("{prefix}_SERVICE_HOST"), ip.clone())];
+    let Some(first) = ports.first() else { return out };
+    out.push((format!("{prefix}_SERVICE_PORT"), first.port.to_string()));
+    for p in ports {
+        if let Some(n) = p.name.as_deref().filter(|n| !n.is_empty()) {
+            out.push((format!("{prefix}_SERVICE_PORT_{}", env_name(n)), p.port.to_string()));
+        }
+    }
+    let host = if ip.contains(':') { format!("[{ip}]") } else { ip.clone() };
+    for (i, p) in ports.iter().enumerate() {
+        let proto = p.protocol.as_deref().filter(|p| !p.is_empty()).unwrap_or("TCP");
+        let url = format!("{}://{host}:{}", proto.to_ascii_lowercase(), p.port);
+        // Docker special-cases the first port.
+        if i == 0 {
+            out.push((format!("{prefix}_PORT"), url.clone()));
+        }
+        let pp = format!("{prefix}_PORT_{}_{}", p.port, proto.to_ascii_uppercase());
+        out.push((format!("{pp}_PROTO"), proto.to_ascii_lowercase()));
+        out.push((format!("{pp}_PORT"), p.port.to_string()));
+        out.push((format!("{pp}_ADDR"), ip.clone()));
+        out.push((pp, url));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -259,6 +329,50 @@ mod tests {
         let mut f = Fetched::default();
         f.secrets.insert("s".into(), Err(ObjectError::NotFound { kind: "secret", name: "s".into() }));
         assert_eq!(resolve(&p, &f).unwrap_err(), "secret \"s\" not found");
+    }
+
+    #[test]
+    fn service_variables_as_upstream() {
+        let svc = |ns: &str, name: &str, spec: serde_json::Value| Arc::new(serde_json::from_value::<Service>(json!({"metadata": {"name": name, "namespace": ns}, "spec": spec})).unwrap());
+        let all = vec![
+            svc("default", "kubernetes", json!({"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]})),
+            svc("ns", "my-web", json!({"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80}, {"name": "dns", "port": 53, "protocol": "UDP"}]})),
+            svc("ns", "headless", json!({"clusterIP": "None", "ports": [{"port": 80}]})),
+            svc("ns", "ext", json!({"type": "ExternalName", "externalName": "example.com"})),
+            svc("other", "elsewhere", json!({"clusterIP": "10.96.0.30", "ports": [{"port": 80}]})),
+        ];
+        let env = service_env(&all, "ns", true);
+        let get = |k: &str| env.get(k).map(String::as_str);
+        assert_eq!(get("MY_WEB_SERVICE_HOST"), Some("10.96.0.20"));
+        assert_eq!(get("MY_WEB_SERVICE_PORT"), Some("80"));
+        assert_eq!(get("MY_WEB_SERVICE_PORT_HTTP"), Some("80"));
+        assert_eq!(get("MY_WEB_SERVICE_PORT_DNS"), Some("53"));
+        assert_eq!(get("MY_WEB_PORT"), Some("tcp://10.96.0.20:80"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP"), Some("tcp://10.96.0.20:80"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP_PROTO"), Some("tcp"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP_PORT"), Some("80"));
+        assert_eq!(get("MY_WEB_PORT_80_TCP_ADDR"), Some("10.96.0.20"));
+        assert_eq!(get("MY_WEB_PORT_53_UDP"), Some("udp://10.96.0.20:53"));
+        assert_eq!(get("KUBERNETES_SERVICE_HOST"), Some("10.96.0.1"));
+        assert_eq!(get("KUBERNETES_PORT_443_TCP_PORT"), Some("443"));
+        assert!(env.keys().all(|k| !k.starts_with("HEADLESS") && !k.starts_with("EXT") && !k.starts_with("ELSEWHERE")), "{env:?}");
+        // enableServiceLinks: false keeps only the master service's.
+        let env = service_env(&all, "ns", false);
+        assert!(env.keys().all(|k| k.starts_with("KUBERNETES_")), "{env:?}");
+
+        // Explicit env wins; $(VAR) sees service variables.
+        let p = pod(json!({"name": "c", "env": [{"name": "MY_WEB_SERVICE_HOST", "value": "mine"}, {"name": "URL", "value": "http://$(MY_WEB_SERVICE_HOST):$(MY_WEB_SERVICE_PORT)"}]}));
+        let ips = PodIps { host_ips: vec![], pod_ips: vec![] };
+        let alloc = BTreeMap::new();
+        let f = Fetched::default();
+        let senv = service_env(&all, "ns", true);
+        let input = EnvInput { pod: &p, ips: &ips, allocatable: &alloc, fetched: &f, service_env: &senv };
+        let r = make(&p.spec.as_ref().unwrap().containers[0], &input).unwrap();
+        let get = |k: &str| r.vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("MY_WEB_SERVICE_HOST"), Some("mine"));
+        assert_eq!(get("URL"), Some("http://mine:80"));
+        assert_eq!(get("MY_WEB_PORT"), Some("tcp://10.96.0.20:80"));
+        assert_eq!(r.vars.iter().filter(|(n, _)| n == "MY_WEB_SERVICE_HOST").count(), 1);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use client::informer::{Informer, InformerConfig};
 use client::{Api, Client};
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -125,11 +125,44 @@ where
 pub struct Objects {
     pub config_maps: ConfigMaps,
     pub secrets: Secrets,
+    /// Every Service (upstream's serviceLister), for the service environment variables.
+    pub services: Services,
 }
 
 impl Objects {
+    /// Starts the Service informer (call from within the runtime).
     pub fn new(client: Client) -> Self {
-        Objects { config_maps: Manager::new(client.clone(), "configmap"), secrets: Manager::new(client, "secret") }
+        Objects { config_maps: Manager::new(client.clone(), "configmap"), secrets: Manager::new(client.clone(), "secret"), services: Services::start(client) }
+    }
+}
+
+/// All Services of the cluster, watched from the start (as upstream's
+/// kubelet does) so a container's service variables are those that exist
+/// when it starts.
+pub struct Services {
+    store: client::store::Store<Service>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Services {
+    fn start(client: Client) -> Self {
+        let informer = Informer::new(Api::<Service>::all(client), InformerConfig::default());
+        Services { store: informer.store(), task: informer.spawn() }
+    }
+
+    /// The cached Services, once the first list has arrived; upstream's
+    /// error when it has not within `wait`.
+    pub async fn list(&self, wait: Duration) -> Result<Vec<Arc<Service>>, String> {
+        if tokio::time::timeout(wait, self.store.wait_synced()).await.is_err() {
+            return Err("services have not yet been read at least once, cannot construct envvars".into());
+        }
+        Ok(self.store.list())
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

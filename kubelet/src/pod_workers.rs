@@ -939,8 +939,10 @@ pub fn pod_ips(kl: &Kubelet, ctx: &PodContext) -> crate::downward::PodIps {
 async fn container_env(kl: &Kubelet, pod: &Pod, ctx: &PodContext, c: &Container) -> Result<Vec<(String, String)>, String> {
     let fetched = crate::env::fetch(&kl.objects, &ctx.namespace, c).await;
     let ips = pod_ips(kl, ctx);
-    // No service variables yet: they come with Services (enableServiceLinks).
-    let service_env = HashMap::new();
+    // The Services that exist now (upstream: a container sees those created before it started).
+    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links).unwrap_or(true);
+    let services = kl.objects.services.list(Duration::from_secs(10)).await?;
+    let service_env = crate::env::service_env(&services, &ctx.namespace, links);
     let input = crate::env::EnvInput { pod, ips: &ips, allocatable: &kl.allocatable, fetched: &fetched, service_env: &service_env };
     let r = crate::env::make(c, &input)?;
     for msg in &r.invalid {
