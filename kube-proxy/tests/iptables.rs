@@ -101,15 +101,15 @@ async fn cluster_ip_node_port_affinity_and_reject_with_real_traffic() {
     has(&format!("-A {svc_chain} -m comment --comment \"default/web -> 10.244.1.2:8080\" -m statistic --mode random --probability 0.33333333349 -j {}", seps[0]));
     has(&format!("-A {svc_chain} -m comment --comment \"default/web -> 10.244.2.2:8080\" -m statistic --mode random --probability 0.50000000000 -j {}", seps[1]));
     has(&format!("-A {svc_chain} -m comment --comment \"default/web -> 10.244.3.2:8080\" -j {}", seps[2]));
-    has(&format!("-A {} -s 10.244.1.2/32 -m comment --comment default/web -j KUBE-MARK-MASQ", seps[0]));
-    has(&format!("-A {} -p tcp -m comment --comment default/web -m tcp -j DNAT --to-destination 10.244.1.2:8080", seps[0]));
-    has(&format!("-A KUBE-NODEPORTS -p tcp -m comment --comment default/web -m tcp --dport {node_port} -j {ext_chain}"));
+    has(&format!("-A {} -s 10.244.1.2/32 -m comment --comment \"default/web\" -j KUBE-MARK-MASQ", seps[0]));
+    has(&format!("-A {} -p tcp -m comment --comment \"default/web\" -m tcp -j DNAT --to-destination 10.244.1.2:8080", seps[0]));
+    has(&format!("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/web\" -m tcp --dport {node_port} -j {ext_chain}"));
     has(&format!("-A {ext_chain} -m comment --comment \"masquerade traffic for default/web external destinations\" -j KUBE-MARK-MASQ"));
     has(&format!("-A {ext_chain} -j {svc_chain}"));
     has("-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS");
     has("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES");
     has("-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING");
-    has("-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000");
+    has("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"); // --or-mark, as iptables-save shows it
 
     // The cluster IP spreads over all three backends.
     let cip_addr: SocketAddr = format!("{cip}:80").parse().unwrap();
@@ -126,8 +126,8 @@ async fn cluster_ip_node_port_affinity_and_reject_with_real_traffic() {
         .await
         .unwrap();
     let sc = svc_chain.clone();
-    let rules = wait_rules(&topo.node, "affinity rules", move |s| s.contains(&format!("-A {sc} ")) && s.contains("--seconds 60 --reap")).await;
-    assert!(rules.contains(&format!("-m recent --set --name {} --mask 255.255.255.255 --rsource -m tcp -j DNAT", seps[0])), "{rules}");
+    let rules = wait_rules(&topo.node, "affinity rules", move |s| s.contains(&format!("-A {sc} ")) && s.contains("--rcheck --seconds 60")).await;
+    assert!(rules.lines().any(|l| l.starts_with(&format!("-A {} ", seps[0])) && l.contains(&format!("-m recent --set --name {}", seps[0])) && l.contains("-j DNAT")), "{rules}");
     let pinned = bodies(&get_n(&topo.client, cip_addr, 20).await);
     assert_eq!(pinned.len(), 1, "affinity pins one backend: {pinned:?}");
 
@@ -224,7 +224,7 @@ async fn traffic_policies_external_ips_load_balancer_and_health_via_the_binary()
     has(&format!("-A KUBE-SERVICES -d 192.168.50.5/32 -p tcp -m comment --comment \"default/lb external IP\" -m tcp --dport 80 -j {ext}"));
     // internalTrafficPolicy Local: the cluster IP goes to the SVL chain with the local endpoint only.
     assert!(rules.lines().any(|l| l.starts_with("-A KUBE-SERVICES") && l.contains("default/itp cluster IP") && l.ends_with(&format!("-j {itp_svl}"))), "{rules}");
-    assert_eq!(rules.lines().filter(|l| l.starts_with(&format!("-A {itp_svl} "))).count(), 1, "{rules}");
+    assert_eq!(rules.lines().filter(|l| l.starts_with(&format!("-A {itp_svl} ")) && l.contains(" -> ")).count(), 1, "{rules}");
 
     // Real traffic: the client is outside the cluster CIDR, so LB IP and external IP reach only b1.
     for addr in [format!("{lb_ip}:80"), "192.168.50.5:80".to_string()] {

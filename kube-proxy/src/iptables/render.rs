@@ -522,3 +522,75 @@ fn stale_udp_flows(old: &[PortEndpoints], new: &[PortEndpoints]) -> Vec<StaleFlo
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxier::ServicePortName;
+
+    fn port(name: &str, ip: [u8; 4]) -> ServicePort {
+        let n = ServicePortName { namespace: "ns1".into(), name: name.into(), port: "p80".into() };
+        ServicePort {
+            name_string: n.to_string(),
+            name: n,
+            protocol: "tcp",
+            cluster_ip: Ipv4Addr::from(ip),
+            port: 80,
+            node_port: 0,
+            external_ips: vec![],
+            load_balancer_ips: vec![],
+            load_balancer_source_ranges: vec![],
+            affinity_timeout: None,
+            internal_policy_local: false,
+            external_policy_local: false,
+            health_check_node_port: 0,
+        }
+    }
+
+    fn ep(ip: &str) -> Endpoint {
+        Endpoint { ip: ip.parse().unwrap(), port: 80, ready: true, serving: true, terminating: false, local: false, addr: format!("{ip}:80") }
+    }
+
+    #[test]
+    fn full_then_partial_sync_writes_only_what_changed() {
+        let mut r = Renderer::new(RenderConfig::new());
+        let svc1 = vec![(port("svc1", [172, 30, 0, 41]), vec![ep("10.180.0.1")])];
+        let svc2 = vec![(port("svc2", [172, 30, 0, 42]), vec![ep("10.180.0.2")])];
+        let full = r.render(true, vec![("ns1/svc1".into(), Some(svc1)), ("ns1/svc2".into(), Some(svc2))], &NodePortAddresses::All);
+        // Upstream's expected lines for ns1/svc1:p80 (proxier_test.go).
+        for line in [
+            "-A KUBE-SERVICES -m comment --comment \"ns1/svc1:p80 cluster IP\" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j KUBE-SVC-XPGD46QRK7WJZT7O",
+            "-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment \"ns1/svc1:p80 -> 10.180.0.1:80\" -j KUBE-SEP-SXIVWICOYRO3J4NJ",
+            "-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -s 10.180.0.1 -j KUBE-MARK-MASQ",
+            "-A KUBE-SEP-SXIVWICOYRO3J4NJ -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination 10.180.0.1:80",
+            "-A KUBE-MARK-MASQ -j MARK --or-mark 0x004000",
+        ] {
+            assert!(full.text.lines().any(|l| l == line), "missing {line:?} in\n{}", full.text);
+        }
+        r.commit(&full);
+
+        // One endpoint added to svc2: only svc2's chains; KUBE-SERVICES is unchanged so it is not rewritten.
+        let svc2 = vec![(port("svc2", [172, 30, 0, 42]), vec![ep("10.180.0.2"), ep("10.180.0.3")])];
+        let part = r.render(false, vec![("ns1/svc2".into(), Some(svc2))], &NodePortAddresses::All);
+        assert!(!part.text.contains("*filter"), "{}", part.text);
+        assert!(!part.text.contains(":KUBE-SERVICES"), "{}", part.text);
+        assert!(!part.text.contains("svc1"), "{}", part.text);
+        assert!(part.text.contains("--probability 0.5000000000"), "{}", part.text);
+        r.commit(&part);
+
+        // svc1 deleted: KUBE-SERVICES rewritten, its chains flushed and deleted.
+        let del = r.render(false, vec![("ns1/svc1".into(), None)], &NodePortAddresses::All);
+        assert!(del.text.contains(":KUBE-SERVICES - [0:0]"), "{}", del.text);
+        assert!(del.text.contains("-X KUBE-SVC-XPGD46QRK7WJZT7O\n") && del.text.contains("-X KUBE-SEP-SXIVWICOYRO3J4NJ\n"), "{}", del.text);
+        assert_eq!(del.deleted_chains.len(), 2);
+    }
+
+    #[test]
+    fn no_endpoints_rejects_in_filter() {
+        let mut r = Renderer::new(RenderConfig::new());
+        let out = r.render(true, vec![("ns1/svc1".into(), Some(vec![(port("svc1", [172, 30, 0, 41]), vec![])]))], &NodePortAddresses::All);
+        assert!(out.text.lines().any(|l| l
+            == "-A KUBE-SERVICES -m comment --comment \"ns1/svc1:p80 has no endpoints\" -m tcp -p tcp -d 172.30.0.41 --dport 80 -j REJECT"));
+        assert!(!out.text.contains("KUBE-SVC-"), "{}", out.text);
+    }
+}

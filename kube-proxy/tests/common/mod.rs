@@ -23,7 +23,10 @@ pub struct Netns {
 
 impl Netns {
     pub fn new(name: &str) -> Netns {
-        let name = format!("kp{}-{name}", std::process::id());
+        // Unique per test in this process: tests run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("kp{}-{n}-{name}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         sh(&format!("ip netns add {name} && ip -n {name} link set lo up"));
         Netns { name }
@@ -80,7 +83,11 @@ pub fn gets(ns: &str, addr: SocketAddr, n: usize) -> Vec<std::io::Result<String>
     in_netns(ns, move || (0..n).map(|_| http_get(addr)).collect())
 }
 
-/// node + client + N backends (10.244.<i>.2, httpd on :8080 answering "b<i>").
+/// node + client + N backends. The node has a default route, as real nodes
+/// do (without one, packets to a cluster IP with no rule are answered
+/// "network unreachable" before the FORWARD chain), and sends no ICMP
+/// redirects (its gateway is on the client's link: a redirect would use up
+/// the ICMP rate limit that REJECT's port-unreachable needs) (10.244.<i>.2, httpd on :8080 answering "b<i>").
 pub struct Topology {
     pub node: Netns,
     pub client: Netns,
@@ -107,7 +114,8 @@ impl Topology {
              ip -n {n} addr add {NODE_IP}/24 dev kpc0 && ip -n {n} link set kpc0 up && \
              ip -n {c} addr add {CLIENT_IP}/24 dev eth0 && ip -n {c} link set eth0 up && \
              ip -n {c} route add default via {NODE_IP} && \
-             ip netns exec {n} sysctl -q -w net.ipv4.ip_forward=1"
+             ip -n {n} route add default via 192.168.10.254 && \
+             ip netns exec {n} sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.kpc0.send_redirects=0"
         ));
         let mut t = Topology { node, client, backends: Vec::new(), servers: Vec::new(), _dirs: Vec::new() };
         for i in 1..=backends {
