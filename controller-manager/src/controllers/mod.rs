@@ -18,6 +18,7 @@ pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
 pub mod persistentvolume;
+pub mod nodeipam;
 pub mod replicaset;
 pub mod serviceaccount;
 pub mod ttlafterfinished;
