@@ -48,6 +48,7 @@ pub fn registry() -> Vec<Descriptor> {
         disruption::DISRUPTION,
         statefulset::STATEFULSET,
         daemonset::DAEMONSET,
+        nodeipam::NODE_IPAM,
         persistentvolume::PV_BINDER,
         persistentvolume::PV_PROTECTION,
         persistentvolume::PVC_PROTECTION,
