@@ -170,12 +170,20 @@ async fn traffic_policies_external_ips_load_balancer_and_health_via_the_binary()
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut proxy = std::process::Command::new(env!("CARGO_BIN_EXE_kube-proxy"))
+    // Killed on drop, so a failing assertion does not leave it running.
+    struct Proxy(std::process::Child);
+    impl Drop for Proxy {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut proxy = Proxy(std::process::Command::new(env!("CARGO_BIN_EXE_kube-proxy"))
         .args(["--master", &cluster.addr.to_string(), "--hostname-override", "node-a", "--cluster-cidr", "10.244.0.0/16"])
         .args(["--netns", &topo.node.path(), "--iptables-min-sync-period", "100ms", "--load-balancer-ip-range", "192.168.77.0/29"])
         .args(["--healthz-bind-address", &format!("127.0.0.1:{port}"), "--metrics-bind-address", &format!("127.0.0.1:{port}")])
         .spawn()
-        .unwrap();
+        .unwrap());
 
     let svcs: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
     let slices: Api<EndpointSlice> = Api::namespaced(cluster.client.clone(), "default");
@@ -257,8 +265,8 @@ async fn traffic_policies_external_ips_load_balancer_and_health_via_the_binary()
     assert!(released, "status.loadBalancer.ingress cleared");
 
     // SIGTERM: a graceful exit.
-    unsafe { libc::kill(proxy.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || proxy.wait().unwrap()).await.unwrap();
+    unsafe { libc::kill(proxy.0.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || proxy.0.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
 }
 
