@@ -32,8 +32,9 @@ fn slice_service(s: &EndpointSlice) -> Option<String> {
 impl Feed {
     /// Starts the informers and the loop that keeps `zone` current.
     pub fn start(client: Client, zone: Arc<Zone>) -> Feed {
-        let services = Informer::new(Api::<Service>::all(client.clone()), InformerConfig::default());
-        let slices = Informer::new(Api::<EndpointSlice>::all(client), InformerConfig::default()).with_index(BY_SERVICE, |s: &EndpointSlice| slice_service(s).into_iter().collect());
+        // Pages of 500: one 10k-object list response would leave its decode buffers in the heap.
+        let services = Informer::new(Api::<Service>::all(client.clone()), InformerConfig::default().page_size(500));
+        let slices = Informer::new(Api::<EndpointSlice>::all(client), InformerConfig::default().page_size(500)).with_index(BY_SERVICE, |s: &EndpointSlice| slice_service(s).into_iter().collect());
         let (svc_events, slice_events) = (services.subscribe(), slices.subscribe());
         let (svc_store, slice_store) = (services.store(), slices.store());
         let mut tasks = vec![services.spawn(), slices.spawn()];

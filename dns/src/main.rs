@@ -60,6 +60,10 @@ fn go_duration(s: &str) -> Result<Duration, String> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
+    // hickory-server logs every query at info; per-query logs are CoreDNS' opt-in `log` plugin, not a default.
+    if std::env::var("RUST_LOG").map_or(true, |v| v.trim().is_empty()) && flags.log.verbosity <= 1 {
+        std::env::set_var("RUST_LOG", "info,hickory_server=warn");
+    }
     flags.log.init()?;
     let bind: SocketAddr = format!("{}:{}", flags.bind_address, flags.dns_port).parse().context("--bind-address/--dns-port")?;
     let mut upstreams: Vec<SocketAddr> = flags.upstream.iter().filter(|s| !s.is_empty()).map(|s| forward::parse_upstream(s)).collect::<Result<_, _>>().map_err(anyhow::Error::msg)?;
