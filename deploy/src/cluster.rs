@@ -31,6 +31,8 @@ const KUBE_PROXY_HEALTHZ_PORT: u16 = 10256;
 /// Service's address (the tenth of the default Service range 10.96.0.0/12).
 const CLUSTER_CIDR: &str = "10.244.0.0/16";
 const CLUSTER_DNS: &str = "10.96.0.10";
+/// kube-dns's health port, on the cluster namespace's loopback.
+const KUBE_DNS_HEALTHZ_PORT: u16 = 8081;
 
 pub struct UpOptions {
     pub nodes: u32,
@@ -126,7 +128,10 @@ pub fn up(workdir: &Path, opts: UpOptions) -> anyhow::Result<State> {
     let result = start_all(workdir, &bins, &etcd, &names, &listener, &opts, &mut st);
     drop(listener); // kube-apiserver holds its own copy
     let kc = workdir.join("kubeconfig");
-    let result = result.and_then(|()| kubeconfig::write(&kc, &st.server)).and_then(|()| wait_nodes_ready(&st, opts.ready_timeout));
+    let result = result
+        .and_then(|()| kubeconfig::write(&kc, &st.server))
+        .and_then(|()| dns_service(&st))
+        .and_then(|()| wait_nodes_ready(&st, opts.ready_timeout));
     if let Err(e) = result {
         // Everything goes but the logs, which tell why.
         if let Err(e2) = teardown(workdir, &st, true) {
@@ -197,12 +202,31 @@ fn start_all(workdir: &Path, bins: &Path, etcd: &Path, names: &Names, listener: 
         // Node IPAM: each node's spec.podCIDR, a /24 of this.
         "--allocate-node-cidrs",
         "--cluster-cidr", CLUSTER_CIDR,
+        // The default StorageClass's volumes: directories under the workdir (`down` removes them).
+        "--local-path-base-dir", &workdir.join("local-path").display().to_string(),
     ]);
     let addr = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), CONTROLLER_MANAGER_PORT);
     let bin = bins.join("kube-controller-manager");
     start(workdir, st, Spec { bin: &bin, name: "kube-controller-manager", node: None, args, netns: cluster_ns.clone(), keep_fd: None, addr, health: "/healthz" })?;
 
-    let all: Vec<&str> = vec!["kube-scheduler", "kube-controller-manager", "kubelet", "kube-proxy"];
+    // Cluster DNS: a process on the cluster network's gateway address, which
+    // pods reach through the kube-dns Service (made in `dns_service`).
+    let dns = bins.join("kube-dns");
+    if dns.is_file() {
+        let healthz = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), KUBE_DNS_HEALTHZ_PORT);
+        let args = strings(&[
+            "--master", &api_str,
+            "--bind-address", &netns::GATEWAY.to_string(),
+            "--dns-port", "53",
+            "--cluster-domain", "cluster.local",
+            // Nothing routes off this machine: names outside the cluster get SERVFAIL.
+            "--resolv-conf", "",
+            "--healthz-bind-address", &healthz.to_string(),
+        ]);
+        start(workdir, st, Spec { bin: &dns, name: "kube-dns", node: None, args, netns: cluster_ns.clone(), keep_fd: None, addr: healthz, health: "/healthz" })?;
+    }
+
+    let all: Vec<&str> = vec!["kube-scheduler", "kube-controller-manager", "kube-dns", "kubelet", "kube-proxy"];
     wait_healthy(workdir, st, &all, Duration::from_secs(60))
 }
 
@@ -240,7 +264,7 @@ fn start_node(workdir: &Path, bins: &Path, names: &Names, n: u32, st: &mut State
     ]));
     args.extend(strings(&["--streaming-token-file", &streaming_token(workdir)?.display().to_string()]));
     if supports(&kubelet, "--cluster-dns") {
-        args.extend(strings(&["--cluster-dns", CLUSTER_DNS, "--cluster-domain", "cluster.local"]));
+        args.extend(strings(&["--cluster-dns", CLUSTER_DNS, "--cluster-domain", "cluster.local", "--non-masquerade-cidr", CLUSTER_CIDR]));
     }
     start(workdir, st, Spec { bin: &kubelet, name: "kubelet", node: Some(n), args, netns: ns.clone(), keep_fd: None, addr: KUBELET_HEALTHZ, health: "/healthz" })?;
 
@@ -342,6 +366,43 @@ fn log_tail(workdir: &Path, c: &Component) -> String {
 }
 
 /// Polls the API (as the user reaches it) until every node is registered and Ready.
+/// The `kube-system/kube-dns` Service at the service range's tenth address,
+/// without a selector, and its hand-made Endpoints naming the kube-dns process
+/// (the mirroring controller turns them into the slices kube-proxy reads).
+fn dns_service(st: &State) -> anyhow::Result<()> {
+    use client::{Api, PostParams};
+    use k8s_openapi::api::core::v1::{Endpoints, Service};
+    if !st.components.iter().any(|c| c.name == "kube-dns") {
+        return Ok(());
+    }
+    let labels = serde_json::json!({"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "KubeDNS"});
+    let ports = serde_json::json!([{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]);
+    let svc: Service = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+        "spec": {"clusterIP": CLUSTER_DNS, "ports": ports},
+    }))?;
+    let eps: Endpoints = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+        "subsets": [{"addresses": [{"ip": netns::GATEWAY.to_string()}], "ports": ports}],
+    }))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let addr = st.server.trim_start_matches("http://").to_string();
+    rt.block_on(async {
+        let client = client::Client::connect(&addr).await.with_context(|| format!("connecting to the apiserver at {addr}"))?;
+        let exists = |e: &client::Error| matches!(e, client::Error::Api(a) if a.0.reason == "AlreadyExists");
+        match Api::<Service>::namespaced(client.clone(), "kube-system").create(&PostParams::default(), &svc).await {
+            Ok(_) => {}
+            Err(e) if exists(&e) => {}
+            Err(e) => return Err(anyhow::anyhow!("creating the kube-dns Service: {e}")),
+        }
+        match Api::<Endpoints>::namespaced(client, "kube-system").create(&PostParams::default(), &eps).await {
+            Ok(_) => Ok(()),
+            Err(e) if exists(&e) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("creating the kube-dns Endpoints: {e}")),
+        }
+    })
+}
+
 fn wait_nodes_ready(st: &State, timeout: Duration) -> anyhow::Result<()> {
     use client::{Api, ListParams};
     use k8s_openapi::api::core::v1::Node;

@@ -97,4 +97,4 @@ pub fn node_dir(workdir: &Path, n: u32) -> PathBuf {
 }
 
 /// What `down` removes from the workdir besides `logs` (the workdir itself too, if then empty).
-pub const FILES: &[&str] = &["etcd", "nodes", "kubeconfig", "kubelet-token", "state.json", "state.json.tmp"];
+pub const FILES: &[&str] = &["etcd", "nodes", "kubeconfig", "kubelet-token", "local-path", "state.json", "state.json.tmp"];
