@@ -50,6 +50,7 @@ pub fn insufficient(pod: &PodInfo, node: &NodeInfo) -> Vec<String> {
 }
 
 /// Requested (node + pod) and allocatable of one resource, as the scorers see them.
+#[inline]
 pub fn requested_and_allocatable(pod: &PodInfo, node: &NodeInfo, key: &ResKey, use_requested: bool) -> (i64, i64) {
     let alloc = node.allocatable.get_key(key);
     let (node_req, pod_req) = match key {
