@@ -190,8 +190,10 @@ fn pod_yaml(name: &str, pin: &str, node: &str, host_network: bool, script: &str)
     )
 }
 
-fn create(c: &Cluster, file: &str, yaml: &str) {
-    let path = c.workdir.path().join(file);
+/// `kubectl create -f` of `yaml`, written to `dir`: not the workdir, which
+/// `down` removes only when it holds nothing but the cluster's own files.
+fn create(c: &Cluster, dir: &Path, file: &str, yaml: &str) {
+    let path = dir.join(file);
     std::fs::write(&path, yaml).unwrap();
     kubectl(c, &["create", "-f", path.to_str().unwrap()]);
 }
@@ -203,6 +205,7 @@ async fn pod_network_across_three_nodes_survives_a_kubelet_restart_and_down_leav
     let workdir = c.workdir.path().canonicalize().unwrap();
     let st = state(&workdir);
     let prefix = st["netns_prefix"].as_str().unwrap().to_string();
+    let manifests = tempfile::Builder::new().prefix("ferrokube-e2e-network-manifests-").tempdir().unwrap();
 
     // Every node has its own podCIDR from the cluster CIDR.
     let nodes = kubectl_json(&c, &["get", "nodes"]);
@@ -225,7 +228,7 @@ async fn pod_network_across_three_nodes_survives_a_kubelet_restart_and_down_leav
     yaml += &pod_yaml("client", "nodeSelector", NODES[1], false, "sleep 3600");
     yaml += "---\n";
     yaml += &pod_yaml("hostnet", "nodeName", NODES[2], true, "sleep 3600");
-    create(&c, "pods.yaml", &yaml);
+    create(&c, manifests.path(), "pods.yaml", &yaml);
     let srv = running_pod(&c, "server").await;
     let cli = running_pod(&c, "client").await;
     let host = running_pod(&c, "hostnet").await;
@@ -287,6 +290,7 @@ async fn pod_network_across_three_nodes_survives_a_kubelet_restart_and_down_leav
     // 2. 150 pods over 3 nodes: all Running, unique IPs, each in its node's podCIDR.
     create(
         &c,
+        manifests.path(),
         "many.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: many\nspec:\n  replicas: 150\n  selector:\n    matchLabels:\n      app: many\n  template:\n    metadata:\n      labels:\n        app: many\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: c\n        image: busybox\n        command: [\"sleep\", \"3600\"]\n",
     );
@@ -306,6 +310,7 @@ async fn pod_network_across_three_nodes_survives_a_kubelet_restart_and_down_leav
     }
     assert!(!seen.contains(&srv_ip) && !seen.contains(&cli_ip), "the first pods' IPs given again");
     assert_eq!(per_node.len(), 3, "pods on every node: {per_node:?}");
+    println!("150 pods per node: {per_node:?}");
 
     // 3. A kubelet restart keeps every pod's IP. `ferrokube up` does not
     // supervise its components, so the test restarts node2's kubelet the way
@@ -343,7 +348,7 @@ async fn pod_network_across_three_nodes_survives_a_kubelet_restart_and_down_leav
     let addr = eventually("exec into the client through the restarted kubelet", Duration::from_secs(60), || exec(&c, "client", "ip -4 -o addr show eth0")).await;
     assert!(addr.contains(&format!("{cli_ip}/")), "client's eth0 after the restart: {addr}");
     // A new pod on node2 gets an address no running pod has: the allocation record survived.
-    create(&c, "late.yaml", &pod_yaml("late", "nodeName", NODES[1], false, "sleep 3600"));
+    create(&c, manifests.path(), "late.yaml", &pod_yaml("late", "nodeName", NODES[1], false, "sleep 3600"));
     let late = running_pod(&c, "late").await;
     let late_ip = pod_ip(&late);
     assert!(in_cidr(&late_ip, &cidrs[NODES[1]]), "late {late_ip} in node2's {}", cidrs[NODES[1]]);
