@@ -294,6 +294,28 @@ async fn services_by_cluster_ip_name_node_port_and_dns_across_three_nodes() {
     })
     .await;
 
+    // 11. A pod that turns unready stops receiving traffic, and gets it back
+    // once ready: `probed` is ready while /var/ready exists, `steady` always.
+    create(
+        &c,
+        "probed",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: probed\nspec:\n  selector:\n    app: probed\n  ports:\n  - port: 80\n    targetPort: 8080\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: steady\n  labels:\n    app: probed\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: kubia\n    image: luksa/kubia\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: probed\n  labels:\n    app: probed\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: kubia\n    image: luksa/kubia\n    readinessProbe:\n      exec:\n        command: [\"ls\", \"/var/ready\"]\n      periodSeconds: 1\n      failureThreshold: 1\n",
+    );
+    let answering = |want: &[&str]| {
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        let c = &c;
+        move || {
+            let answers = requests(c, "client", "probed", 80, 30);
+            let by: BTreeSet<String> = answers.iter().cloned().collect();
+            (answers.len() == 30 && by == want).then_some(()).ok_or_else(|| format!("answered by {by:?}"))
+        }
+    };
+    eventually("only the ready pod (steady) answers", READY_TIMEOUT, answering(&["steady"])).await;
+    kubectl(&c, &["exec", "probed", "--", "touch", "/var/ready"]);
+    eventually("both pods answer once probed is ready", SYNC_TIMEOUT, answering(&["steady", "probed"])).await;
+    kubectl(&c, &["exec", "probed", "--", "rm", "/var/ready"]);
+    eventually("the pod that turned unready gets no more traffic", SYNC_TIMEOUT, answering(&["steady"])).await;
+
     let out = c.ferrokube(&["down"]).unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
