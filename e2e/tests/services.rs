@@ -316,6 +316,30 @@ async fn services_by_cluster_ip_name_node_port_and_dns_across_three_nodes() {
     kubectl(&c, &["exec", "probed", "--", "rm", "/var/ready"]);
     eventually("the pod that turned unready gets no more traffic", SYNC_TIMEOUT, answering(&["steady"])).await;
 
+    // 12. A StatefulSet's pod resolves by its own name under its headless
+    // Service, and the named port has an SRV record.
+    create(
+        &c,
+        "sts",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: sts\nspec:\n  clusterIP: None\n  selector:\n    app: sts\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: sts\nspec:\n  serviceName: sts\n  replicas: 2\n  selector:\n    matchLabels:\n      app: sts\n  template:\n    metadata:\n      labels:\n        app: sts\n    spec:\n      terminationGracePeriodSeconds: 1\n      containers:\n      - name: kubia\n        image: luksa/kubia\n",
+    );
+    let sts = eventually("2 StatefulSet pods ready", READY_TIMEOUT, || {
+        let p = ready_pods(&c, "app=sts");
+        (p.len() == 2).then_some(p.clone()).ok_or_else(|| format!("{p:?}"))
+    })
+    .await;
+    let sts0_ip = sts.get("sts-0").unwrap_or_else(|| panic!("pod sts-0 in {sts:?}")).0.clone();
+    eventually("sts-0.sts resolves to pod sts-0's IP", SYNC_TIMEOUT, || {
+        let (addrs, out) = nslookup(&c, "client", "sts-0.sts.default.svc.cluster.local")?;
+        (addrs == BTreeSet::from([sts0_ip.clone()])).then_some(()).ok_or(out)
+    })
+    .await;
+    let (_, srv) = exec(&c, "client", "nslookup -type=srv _http._tcp.sts.default.svc.cluster.local");
+    // Headless: one SRV answer per pod, with the endpoint's port (as CoreDNS).
+    for pod in ["sts-0", "sts-1"] {
+        assert!(srv.contains(&format!(" 8080 {pod}.sts.default.svc.cluster.local")), "SRV for the named port http names {pod}:\n{srv}");
+    }
+
     let out = c.ferrokube(&["down"]).unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
