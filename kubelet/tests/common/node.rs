@@ -65,6 +65,9 @@ impl TestNode {
             .arg("--pod-logs-dir")
             .arg(self.logs())
             .args(["--cgroup-root", &self.cg.name, "--healthz-bind-address", "127.0.0.1:0", "--load-test-images"])
+            // Tests run kubelets side by side: the kubelet API on a free port
+            // unless the test picks one (the default 10250 would be taken by the first).
+            .args(if self.extra.iter().any(|a| a == "--port") { &[][..] } else { &["--port", "0"][..] })
             .args(&self.extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
