@@ -31,6 +31,8 @@ const KUBE_PROXY_HEALTHZ_PORT: u16 = 10256;
 /// Service's address (the tenth of the default Service range 10.96.0.0/12).
 const CLUSTER_CIDR: &str = "10.244.0.0/16";
 const CLUSTER_DNS: &str = "10.96.0.10";
+/// Addresses kube-proxy hands to LoadBalancer Services (nodes are .11 up).
+const LOAD_BALANCER_RANGE: &str = "172.31.0.200-172.31.0.250";
 /// kube-dns's health port, on the cluster namespace's loopback.
 const KUBE_DNS_HEALTHZ_PORT: u16 = 8081;
 
@@ -277,6 +279,8 @@ fn start_node(workdir: &Path, bins: &Path, names: &Names, n: u32, st: &mut State
             "--bind-address", &node_ip,
             "--cluster-cidr", CLUSTER_CIDR,
             "--healthz-bind-address", &healthz.to_string(),
+            // LoadBalancer Services: addresses on the cluster network, answered by every node's rules.
+            "--load-balancer-ip-range", LOAD_BALANCER_RANGE,
         ]);
         start(workdir, st, Spec { bin: &proxy, name: "kube-proxy", node: Some(n), args, netns: ns.clone(), keep_fd: None, addr: healthz, health: "/healthz" })?;
     }
