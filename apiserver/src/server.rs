@@ -215,6 +215,18 @@ async fn bootstrap(store: &Store, addr: SocketAddr) {
         }),
     )
     .await;
+    // Its EndpointSlice too, as upstream's endpoint reconciler writes it: kube-proxy
+    // and DNS read slices, and the mirroring controller skips the Endpoints above.
+    create(
+        rref("discovery.k8s.io", "endpointslices", "default", ""),
+        serde_json::json!({
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [host], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": addr.port(), "protocol": "TCP"}]
+        }),
+    )
+    .await;
 }
 
 /// Compacts etcd to the revision seen one interval ago, as upstream does, so

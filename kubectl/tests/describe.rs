@@ -172,7 +172,8 @@ async fn describe_quota_limits_and_endpointslice() {
          ----       --------  ---  ---  ---------------  -------------  -----------------------\n \
          Container  memory    -    1Gi  512Mi            512Mi          -\n"
     );
-    let out = k.run(&["get", "endpointslices"]).await;
+    // By name: the namespace also holds the apiserver's own `kubernetes` slice (its port differs per test cluster).
+    let out = k.run(&["get", "endpointslices", "web-x1"]).await;
     assert_eq!(mask_ages(out.ok()), "NAME     ADDRESSTYPE   PORTS   ENDPOINTS   AGE\nweb-x1   IPv4          8080    10.1.0.5    AG\n");
     assert_eq!(
         k.run(&["describe", "endpointslice", "web-x1"]).await.ok(),
