@@ -64,3 +64,28 @@ impl Drop for Cluster {
 pub fn ferrokube(workdir: &Path, args: &[&str]) -> anyhow::Result<Output> {
     Ok(Command::new(bin("ferrokube")).arg("--workdir").arg(workdir).args(args).output()?)
 }
+
+/// A command's stdout and stderr together, for failure messages.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The scenarios start real nodes: they need root.
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Runs kubectl and insists it succeeded; returns its stdout.
+pub fn kubectl(c: &Cluster, args: &[&str]) -> String {
+    let out = c.kubectl(args).expect("running kubectl");
+    assert!(out.status.success(), "kubectl {} failed: {}", args.join(" "), text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`kubectl`] with `-o json`, parsed.
+pub fn kubectl_json(c: &Cluster, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl(c, &a)).expect("kubectl -o json output")
+}

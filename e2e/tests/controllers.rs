@@ -7,37 +7,20 @@
 //! five daemons, which costs more than most scenarios.
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
-use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use client::informer::{Informer, InformerConfig, InformerEvent};
 use client::Api;
-use e2e::Cluster;
+use e2e::{Cluster, text, is_root, kubectl, kubectl_json};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use serde_json::Value;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
-/// Runs kubectl and insists it succeeded; returns its stdout.
-fn kubectl(c: &Cluster, args: &[&str]) -> String {
-    let out = c.kubectl(args).expect("running kubectl");
-    assert!(out.status.success(), "kubectl {} failed: {}", args.join(" "), text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
-fn kubectl_json(c: &Cluster, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["-o", "json"]);
-    serde_json::from_str(&kubectl(c, &a)).expect("kubectl -o json output")
-}
 
 /// Polls `check` (every 500 ms) until it returns Some, or fails with the last state it saw.
 async fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
@@ -211,9 +194,6 @@ fn scheduled_minute(job: &str) -> u64 {
     job.rsplit_once('-').and_then(|(_, m)| m.parse().ok()).unwrap_or_else(|| panic!("job name {job:?} does not end in the scheduled minute"))
 }
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployments_jobs_namespaces_and_orphans_with_real_containers() {

@@ -4,16 +4,13 @@
 //! Needs root and the workspace's binaries built.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use client::{Api, ListParams, PostParams};
-use e2e::Cluster;
+use e2e::{Cluster, text};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))

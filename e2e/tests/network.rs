@@ -8,24 +8,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::Cluster;
+use e2e::{Cluster, text, is_root, kubectl, kubectl_json};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const NODES: [&str; 3] = ["ferrokube-node1", "ferrokube-node2", "ferrokube-node3"];
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
 
 /// `ferrokube up --nodes 3` in a fresh workdir of its own.
 fn up() -> Cluster {
@@ -37,18 +30,7 @@ fn up() -> Cluster {
     Cluster { workdir, server }
 }
 
-/// Runs kubectl and insists it succeeded; returns its stdout.
-fn kubectl(c: &Cluster, args: &[&str]) -> String {
-    let out = c.kubectl(args).expect("running kubectl");
-    assert!(out.status.success(), "kubectl {} failed: {}", args.join(" "), text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
-fn kubectl_json(c: &Cluster, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["-o", "json"]);
-    serde_json::from_str(&kubectl(c, &a)).expect("kubectl -o json output")
-}
 
 /// `kubectl exec <pod> -- sh -c <script>`: Ok(stdout) when it exited 0, Err(everything) otherwise.
 fn exec(c: &Cluster, pod: &str, script: &str) -> Result<String, String> {

@@ -9,11 +9,9 @@
 //! `You've hit <pod name>`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::MetadataExt;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use e2e::Cluster;
+use e2e::{Cluster, text, is_root, kubectl, kubectl_json};
 use serde_json::Value;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -21,13 +19,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 const NODES: [&str; 3] = ["172.31.0.11", "172.31.0.12", "172.31.0.13"];
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
-}
 
 /// `ferrokube up --nodes 3` in a fresh workdir; `down` on drop.
 fn up_three_nodes() -> Cluster {
@@ -39,18 +31,7 @@ fn up_three_nodes() -> Cluster {
     Cluster { workdir, server }
 }
 
-/// Runs kubectl and insists it succeeded; returns its stdout.
-fn kubectl(c: &Cluster, args: &[&str]) -> String {
-    let out = c.kubectl(args).expect("running kubectl");
-    assert!(out.status.success(), "kubectl {} failed: {}", args.join(" "), text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
-fn kubectl_json(c: &Cluster, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.extend(["-o", "json"]);
-    serde_json::from_str(&kubectl(c, &a)).expect("kubectl -o json output")
-}
 
 /// `kubectl create -f` of a manifest written to the workdir.
 fn create(c: &Cluster, name: &str, yaml: &str) {
